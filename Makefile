@@ -1,0 +1,55 @@
+# Tandem: `make run` starts everything with a demo organisation; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/projections/pyproject.toml
+PYTEST := $(PY) -m pytest
+
+.PHONY: help install run test test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/constraints.txt requirements/dev.txt requirements/build.txt $(PACKAGES)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	PIP_CONSTRAINT=$(CURDIR)/requirements/build.txt $(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with every package editable
+
+run: $(STAMP) ## start Kafka, the services and a demo organisation; Ctrl-C stops everything
+	bash deploy/local/run.sh
+
+test: $(STAMP) ## the whole suite: unit, then integration and e2e on a real Kafka (and PostgreSQL where installed)
+	bash deploy/local/kafka.sh resolve
+	$(PYTEST) tests
+
+test-fast: $(STAMP) ## unit tests only: in memory, seconds
+	$(PYTEST) tests/unit
+
+test-integration: $(STAMP) ## integration tests: real Kafka, SQLite and PostgreSQL
+	$(PYTEST) tests/integration
+
+test-e2e: $(STAMP) ## the services as processes over HTTP
+	$(PYTEST) tests/e2e
+
+kafka-up: $(STAMP) ## start the local Kafka broker (var/kafka)
+	bash deploy/local/kafka.sh start
+
+kafka-down: ## stop the local Kafka broker
+	bash deploy/local/kafka.sh stop
+
+schemas: $(STAMP) ## write the JSON Schemas of every event into contracts
+	$(VENV)/bin/tandem-contracts write
+
+schemas-check: $(STAMP) ## fail if the committed JSON Schemas differ from the models
+	$(VENV)/bin/tandem-contracts check
+
+clean: ## remove local state (var/), keep the virtualenv and the Kafka jars
+	bash deploy/local/kafka.sh stop
+	rm -rf var

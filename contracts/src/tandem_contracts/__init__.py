@@ -1,0 +1,1 @@
+"""Tandem's published language: event models, envelope and JSON Schemas."""

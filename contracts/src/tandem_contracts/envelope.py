@@ -1,0 +1,173 @@
+"""CloudEvents 1.0 over Kafka, binary mode: attributes in ``ce_*`` headers, the event's JSON data in the value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import ValidationError
+
+from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.registry import EVENT_TYPES
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+_EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:event-id")
+
+Headers = list[tuple[str, bytes]]
+
+
+class UndecodableMessage(ValueError):
+    """A Kafka message that is not a Tandem CloudEvent this reader understands."""
+
+
+def stable_event_id(aggregate_id: UUID | str, version: int) -> str:
+    """The CloudEvents ``id`` of an aggregate's event: the same on every republish, so consumers can drop duplicates."""
+    return str(uuid5(_EVENT_ID_NAMESPACE, f"{aggregate_id}/{version}"))
+
+
+def dataschema_for(event_type: str) -> str:
+    """The ``dataschema`` URI of an event type; the schema is committed as ``schemas/<event_type>.json``."""
+    return f"urn:tandem:schema:{event_type}"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The CloudEvents attributes and Tandem extensions of one message."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    tenant_id: str
+    partition_key: str
+    sequence: int | None
+    actor: str
+    correlation_id: str
+    causation_id: str
+    dataschema: str = ""
+    traceparent: str | None = None
+
+    def headers(self) -> Headers:
+        """The Kafka headers of the binary-mode CloudEvent."""
+        pairs = [
+            ("ce_specversion", SPEC_VERSION),
+            ("ce_id", self.id),
+            ("ce_source", self.source),
+            ("ce_type", self.type),
+            ("ce_subject", self.subject),
+            ("ce_time", self.time.isoformat()),
+            ("ce_dataschema", self.dataschema or dataschema_for(self.type)),
+            ("content-type", CONTENT_TYPE),
+            ("ce_tenantid", self.tenant_id),
+            ("ce_partitionkey", self.partition_key),
+            ("ce_actor", self.actor),
+            ("ce_correlationid", self.correlation_id),
+            ("ce_causationid", self.causation_id),
+        ]
+        if self.sequence is not None:
+            pairs.append(("ce_sequence", str(self.sequence)))
+        if self.traceparent:
+            pairs.append(("traceparent", self.traceparent))
+        return [(name, value.encode()) for name, value in pairs]
+
+    @classmethod
+    def from_headers(cls, headers: Headers | tuple[tuple[str, bytes], ...]) -> Envelope:
+        """Read the envelope from Kafka headers; raise ``UndecodableMessage`` naming what is missing or wrong."""
+        values: dict[str, str] = {}
+        for name, raw in headers:
+            try:
+                values[name] = raw.decode() if raw is not None else ""
+            except UnicodeDecodeError as error:
+                raise UndecodableMessage(f"header {name} is not UTF-8") from error
+        missing = [
+            name
+            for name in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_tenantid")
+            if not values.get(name)
+        ]
+        if missing:
+            raise UndecodableMessage(f"missing CloudEvents headers: {', '.join(missing)}")
+        if values["ce_specversion"] != SPEC_VERSION:
+            raise UndecodableMessage(f"unsupported ce_specversion {values['ce_specversion']!r}")
+        try:
+            time = datetime.fromisoformat(values["ce_time"])
+            sequence = int(values["ce_sequence"]) if values.get("ce_sequence") else None
+        except ValueError as error:
+            raise UndecodableMessage(f"bad ce_time or ce_sequence: {error}") from error
+        return cls(
+            id=values["ce_id"],
+            source=values["ce_source"],
+            type=values["ce_type"],
+            subject=values.get("ce_subject", ""),
+            time=time,
+            tenant_id=values["ce_tenantid"],
+            partition_key=values.get("ce_partitionkey", ""),
+            sequence=sequence,
+            actor=values.get("ce_actor", ""),
+            correlation_id=values.get("ce_correlationid", ""),
+            causation_id=values.get("ce_causationid", ""),
+            dataschema=values.get("ce_dataschema", ""),
+            traceparent=values.get("traceparent"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One event ready for Kafka: key, value and headers."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+def encode(
+    event: IntegrationEvent,
+    *,
+    event_id: str,
+    source: str,
+    actor: str,
+    correlation_id: str,
+    causation_id: str,
+    traceparent: str | None = None,
+) -> Message:
+    """Wrap an event in its envelope, keyed by ``tenant_id:employee_id``."""
+    envelope = Envelope(
+        id=event_id,
+        source=source,
+        type=event.event_type,
+        subject=event.subject,
+        time=event.occurred_at,
+        tenant_id=event.tenant_id,
+        partition_key=event.partition_key,
+        sequence=event.version,
+        actor=actor,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        traceparent=traceparent,
+    )
+    return Message(
+        topic=event.topic,
+        key=event.partition_key.encode(),
+        value=event.model_dump_json().encode(),
+        headers=envelope.headers(),
+    )
+
+
+def decode(headers: Headers | tuple[tuple[str, bytes], ...], value: bytes | None) -> tuple[Envelope, IntegrationEvent]:
+    """Read one message; raise ``UndecodableMessage`` if its envelope, type or data is not understood."""
+    envelope = Envelope.from_headers(headers)
+    model = EVENT_TYPES.get(envelope.type)
+    if model is None:
+        raise UndecodableMessage(f"unknown ce_type {envelope.type!r}")
+    if not value:
+        raise UndecodableMessage("empty value")
+    try:
+        event = model.model_validate_json(value)
+    except ValidationError as error:
+        raise UndecodableMessage(f"{envelope.type} data is invalid: {error}") from error
+    if event.tenant_id != envelope.tenant_id:
+        raise UndecodableMessage("ce_tenantid does not match the data's tenant_id")
+    return envelope, event

@@ -1,0 +1,231 @@
+"""Database URLs and a small SQL layer that runs the same statements on SQLite and PostgreSQL.
+
+Statements are written once with ``?`` placeholders and ``INSERT … ON CONFLICT`` upserts, which both
+engines understand; the PostgreSQL side swaps the placeholders for ``%s``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``postgresql://user:pw@host:port/db``,
+    or ``memory:`` (in-process only, for fast tests)."""
+
+    scheme: str
+    path: str = ""
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        """Parse a URL; raise ``ValueError`` naming what is wrong."""
+        parsed = urlparse(url)
+        if parsed.scheme == "memory":
+            return cls(scheme="memory")
+        if parsed.scheme == "sqlite":
+            path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
+            if not path:
+                raise ValueError(f"sqlite URL needs a file path: {url!r}")
+            return cls(scheme="sqlite", path=path)
+        if parsed.scheme in ("postgresql", "postgres"):
+            return cls(
+                scheme="postgresql",
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 5432,
+                user=unquote(parsed.username or ""),
+                password=unquote(parsed.password or ""),
+                dbname=parsed.path.lstrip("/") or "postgres",
+            )
+        raise ValueError(f"unsupported database URL scheme {parsed.scheme!r}; use sqlite or postgresql")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.scheme == "sqlite"
+
+    @property
+    def is_memory(self) -> bool:
+        return self.scheme == "memory"
+
+    def conninfo(self) -> str:
+        """The libpq connection string of a PostgreSQL URL."""
+        parts = [f"host={self.host}", f"port={self.port}", f"dbname={self.dbname}"]
+        if self.user:
+            parts.append(f"user={self.user}")
+        if self.password:
+            parts.append(f"password={self.password}")
+        return " ".join(parts)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The ``PERSISTENCE_MODULE`` and friends that point an eventsourcing Application at this database."""
+        if self.is_memory:
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if self.is_sqlite:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+        }
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class SQLDatabase(ABC):
+    """A connection source with one transaction at a time for writes and concurrent reads."""
+
+    is_sqlite: bool
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """A cursor inside one transaction: committed on success, rolled back on error."""
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """A cursor for queries."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release every connection."""
+
+    @staticmethod
+    def connect(url: str | DatabaseURL, pool_size: int = 4) -> SQLDatabase:
+        """Open the database a URL names."""
+        parsed = url if isinstance(url, DatabaseURL) else DatabaseURL.parse(url)
+        if parsed.is_memory:
+            return SQLiteDatabase(":memory:")
+        if parsed.is_sqlite:
+            return SQLiteDatabase(parsed.path)
+        return PostgresDatabase(parsed.conninfo(), pool_size=pool_size)
+
+
+class SQLiteDatabase(SQLDatabase):
+    """SQLite in WAL mode: one writer connection behind a lock, one reader connection per thread."""
+
+    is_sqlite = True
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._write_lock = threading.Lock()
+        self._writer = self._open()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._write_lock:
+            cursor = self._writer.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        if self.path == ":memory:":
+            with self._write_lock:
+                yield self._writer.cursor()
+            return
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._open()
+            self._local.connection = connection
+            self._readers.append(connection)
+        cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        for connection in [*self._readers, self._writer]:
+            connection.close()
+        self._readers.clear()
+
+
+class _PostgresCursor:
+    """Adapts ``?`` placeholders to psycopg's ``%s``."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(sql.replace("?", "%s"), params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
+class PostgresDatabase(SQLDatabase):
+    """PostgreSQL through a psycopg connection pool."""
+
+    is_sqlite = False
+
+    def __init__(self, conninfo: str, pool_size: int = 4) -> None:
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    def close(self) -> None:
+        self._pool.close()

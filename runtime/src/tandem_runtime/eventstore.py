@@ -1,0 +1,84 @@
+"""The base of every command service's eventsourcing Application.
+
+It records who issued each command and why (actor, correlation and causation ids) with every event it
+stores, so the outbox relay can put them in the envelope, and it wakes the relay after each save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import JSONTranscoder, Recording
+
+from tandem_runtime.database import DatabaseURL
+from tandem_runtime.transcodings import transcodings_for
+
+_CONTEXT_KEY = "command_context"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """Who issued a command and why: recorded with every event the command causes."""
+
+    actor: str
+    correlation_id: str
+    causation_id: str
+    traceparent: str | None = None
+
+    @classmethod
+    def issued_by(
+        cls, actor: str, correlation_id: str | None = None, causation_id: str | None = None, traceparent: str | None = None
+    ) -> CommandContext:
+        """A context for a new command; a request without a correlation id starts a new correlation."""
+        correlation = correlation_id or str(uuid4())
+        return cls(actor=actor, correlation_id=correlation, causation_id=causation_id or correlation, traceparent=traceparent)
+
+
+def context_of(domain_event: object) -> CommandContext | None:
+    """The command context recorded with a stored domain event, if any."""
+    recorded = vars(domain_event).get(_CONTEXT_KEY)
+    return CommandContext(**recorded) if recorded else None
+
+
+class TandemApplication(Application[UUID]):
+    """An eventsourcing Application whose saves carry a ``CommandContext`` and notify listeners.
+
+    Subclasses list the domain's dataclasses in ``value_types`` so its events can store them.
+    """
+
+    value_types: tuple[type, ...] = ()
+
+    def __init__(self, database_url: str | DatabaseURL, env: dict[str, str] | None = None) -> None:
+        url = database_url if isinstance(database_url, DatabaseURL) else DatabaseURL.parse(database_url)
+        super().__init__(env={**url.eventsourcing_env(), **(env or {})})
+        self._on_recorded: list[Callable[[int], None]] = []
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in transcodings_for(self.value_types):
+            transcoder.register(transcoding)
+
+    def on_recorded(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener`` with the highest new notification id after every save (the relay's wake-up)."""
+        self._on_recorded.append(listener)
+
+    def save(self, *objs: Any, context: CommandContext | None = None, **kwargs: Any) -> list[Recording[UUID]]:
+        """Store the aggregates' pending events, each stamped with the command context."""
+        return super().save(*objs, command_context=context, **kwargs)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        context = processing_event.saved_kwargs.pop("command_context", None)
+        if context is not None:
+            for domain_event in processing_event.events:
+                # Event objects are frozen dataclasses; their state dict is what the mapper stores.
+                vars(domain_event)[_CONTEXT_KEY] = asdict(context)
+        recordings = super()._record(processing_event)
+        if recordings:
+            highest = max(recording.notification.id for recording in recordings)
+            for listener in self._on_recorded:
+                listener(highest)
+        return recordings

@@ -1,0 +1,122 @@
+"""What every Tandem HTTP service shares: health, metrics, request logging and the error format.
+
+Errors are RFC 9457 problem documents. A 422 lists each offending field with the rule it broke.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tandem_runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+PROBLEM_JSON = "application/problem+json"
+
+
+class RequestRefused(Exception):
+    """A request the service understood and refuses: status, the field at fault and the rule it broke."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.rule = rule
+
+
+def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] if len(parts) > 1 else parts
+    return ".".join(parts)
+
+
+async def _validation_failed(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {
+            "field": "body" if item.get("type") == "json_invalid" else _field_path(item.get("loc", ())),
+            "rule": item.get("type", "invalid"),
+            "message": item.get("msg", ""),
+        }
+        for item in error.errors()
+    ]
+    fields = ", ".join(sorted({entry["field"] for entry in errors}))
+    return problem(422, "Invalid request", f"invalid fields: {fields}", errors)
+
+
+async def _refused(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestRefused)
+    errors = [{"field": error.field, "rule": error.rule or "refused", "message": error.message}] if error.field else None
+    titles = {404: "Not found", 409: "Conflict", 412: "Precondition failed", 422: "Invalid request"}
+    return problem(error.status, titles.get(error.status, "Refused"), error.message, errors)
+
+
+async def _http_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    return problem(error.status_code, str(error.detail), str(error.detail))
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal error", "the service failed; the error is logged")
+
+
+def install_operational_routes(
+    app: FastAPI, metrics: Metrics, readiness_checks: dict[str, ReadinessCheck] | None = None
+) -> None:
+    """Add ``/health/live``, ``/health/ready``, ``/metrics``, request metrics and the problem+json errors."""
+    checks = readiness_checks or {}
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        results = {}
+        for name, check in checks.items():
+            try:
+                ok, detail = await check()
+            except Exception as error:  # a failing check means "not ready", never a 500
+                ok, detail = False, f"{type(error).__name__}: {error}"
+            results[name] = {"ok": ok, "detail": detail}
+        healthy = all(result["ok"] for result in results.values())
+        return JSONResponse({"status": "ready" if healthy else "not ready", "checks": results}, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.http_seconds.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(RequestRefused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

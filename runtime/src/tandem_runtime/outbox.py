@@ -1,0 +1,283 @@
+"""The outbox relay: the only path from an application's event store to Kafka.
+
+It reads the notification log after its tracked position, publishes each event in its CloudEvents
+envelope keyed by ``tenant_id:employee_id``, waits for every acknowledgement, and only then records the
+new position. A crash between the two re-publishes a batch (at-least-once); consumers drop duplicates
+by the stable event id and the aggregate version. Notification ids may have gaps: the relay only ever
+asks for "after my position". One relay runs per application at a time, behind a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from eventsourcing.persistence import Notification
+from filelock import FileLock, Timeout
+
+from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.envelope import Message, encode, stable_event_id
+from tandem_runtime.database import DatabaseURL
+from tandem_runtime.eventstore import TandemApplication, context_of
+from tandem_runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[[object], IntegrationEvent | None]
+
+
+class RelayStorage(ABC):
+    """Where a relay keeps its position, and the lock that lets only one relay run per application."""
+
+    @abstractmethod
+    def try_lock(self) -> bool:
+        """Take the relay lock without waiting; True if this relay now holds it."""
+
+    @abstractmethod
+    def load_position(self, relay: str) -> int | None:
+        """The last notification id the relay published, or None before its first batch."""
+
+    @abstractmethod
+    def save_position(self, relay: str, notification_id: int) -> None:
+        """Record that every notification up to ``notification_id`` is acknowledged by Kafka."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the lock and the connection."""
+
+    @staticmethod
+    def for_database(url: str | DatabaseURL, relay: str) -> RelayStorage:
+        """The storage that sits beside the application's event store."""
+        parsed = url if isinstance(url, DatabaseURL) else DatabaseURL.parse(url)
+        if parsed.is_memory:
+            return MemoryRelayStorage()
+        if parsed.is_sqlite:
+            return SQLiteRelayStorage(parsed.path)
+        return PostgresRelayStorage(parsed.conninfo(), relay)
+
+
+_POSITION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS tandem_relay_positions (relay TEXT PRIMARY KEY, notification_id BIGINT NOT NULL)"
+)
+_SAVE_POSITION = (
+    "INSERT INTO tandem_relay_positions (relay, notification_id) VALUES ({p}, {p}) "
+    "ON CONFLICT (relay) DO UPDATE SET notification_id = excluded.notification_id"
+)
+
+
+class MemoryRelayStorage(RelayStorage):
+    """Position in a dict; the lock is always free. For in-memory event stores in fast tests."""
+
+    def __init__(self) -> None:
+        self._positions: dict[str, int] = {}
+
+    def try_lock(self) -> bool:
+        return True
+
+    def load_position(self, relay: str) -> int | None:
+        return self._positions.get(relay)
+
+    def save_position(self, relay: str, notification_id: int) -> None:
+        self._positions[relay] = notification_id
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class SQLiteRelayStorage(RelayStorage):
+    """Position in the event store's SQLite file; a file lock beside it."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = FileLock(f"{path}.relay.lock")
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._connection.execute(_POSITION_TABLE)
+        self._guard = threading.Lock()
+
+    def try_lock(self) -> bool:
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        return True
+
+    def load_position(self, relay: str) -> int | None:
+        with self._guard:
+            row = self._connection.execute(
+                "SELECT notification_id FROM tandem_relay_positions WHERE relay = ?", (relay,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def save_position(self, relay: str, notification_id: int) -> None:
+        with self._guard:
+            self._connection.execute(_SAVE_POSITION.format(p="?"), (relay, notification_id))
+
+    def close(self) -> None:
+        self._connection.close()
+        if self._lock.is_locked:
+            self._lock.release(force=True)
+
+
+class PostgresRelayStorage(RelayStorage):
+    """Position in a table of the event store's database; a session advisory lock held on the same connection."""
+
+    def __init__(self, conninfo: str, relay: str) -> None:
+        self._connection = psycopg.connect(conninfo, autocommit=True)
+        self._connection.execute(_POSITION_TABLE)
+        self._relay = relay
+        self._guard = threading.Lock()
+
+    def try_lock(self) -> bool:
+        with self._guard:
+            row = self._connection.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"tandem-relay:{self._relay}",)
+            ).fetchone()
+        return bool(row and row[0])
+
+    def load_position(self, relay: str) -> int | None:
+        with self._guard:
+            row = self._connection.execute(
+                "SELECT notification_id FROM tandem_relay_positions WHERE relay = %s", (relay,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def save_position(self, relay: str, notification_id: int) -> None:
+        with self._guard:
+            self._connection.execute(_SAVE_POSITION.format(p="%s"), (relay, notification_id))
+
+    def close(self) -> None:
+        self._connection.close()  # ends the session, which releases the advisory lock
+
+
+@dataclass
+class RelayState:
+    """What the relay reports to health checks and metrics."""
+
+    holds_lock: bool = False
+    position: int | None = None
+    published: int = 0
+    last_error: str | None = None
+
+
+class OutboxRelay:
+    """Publishes an application's notification log to Kafka, in order, at least once."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        application: TandemApplication,
+        translate: Translate,
+        source: str,
+        storage: RelayStorage,
+        metrics: Metrics | None = None,
+        batch_size: int = 500,
+        idle_wait_seconds: float = 0.5,
+        lock_retry_seconds: float = 2.0,
+    ) -> None:
+        self.name = name
+        self.state = RelayState()
+        self._application = application
+        self._translate = translate
+        self._source = source
+        self._producer: AIOKafkaProducer | None = None
+        self._storage = storage
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._idle_wait = idle_wait_seconds
+        self._lock_retry = lock_retry_seconds
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        application.on_recorded(self.wake)
+
+    def wake(self, _notification_id: int | None = None) -> None:
+        """Ask the relay to look for new notifications now; safe to call from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        """Wait for the lock, then relay through the started ``producer`` until cancelled."""
+        self._producer = producer
+        self._loop = asyncio.get_running_loop()
+        while not await asyncio.to_thread(self._storage.try_lock):
+            log.info("relay %s: another relay holds the lock; standing by", self.name)
+            await asyncio.sleep(self._lock_retry)
+        self.state.holds_lock = True
+        self.state.position = await asyncio.to_thread(self._storage.load_position, self.name)
+        log.info("relay %s: holds the lock, resuming after notification %s", self.name, self.state.position)
+        backoff = 0.1
+        while True:
+            self._wakeup.clear()
+            try:
+                relayed = await self.relay_batch()
+            except (KafkaError, OSError, psycopg.Error, sqlite3.Error) as error:
+                self.state.last_error = f"{type(error).__name__}: {error}"
+                log.warning("relay %s: batch failed, retrying in %.1fs: %s", self.name, backoff, self.state.last_error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            self.state.last_error = None
+            if relayed < self._batch_size:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_wait)
+                except TimeoutError:
+                    pass
+
+    async def relay_batch(self) -> int:
+        """Publish the next batch after the position and advance it; return how many notifications it read."""
+        notifications: Sequence[Notification] = await asyncio.to_thread(
+            self._application.recorder.select_notifications,
+            start=self.state.position,
+            limit=self._batch_size,
+            inclusive_of_start=self.state.position is None,
+        )
+        if not notifications:
+            return 0
+        assert self._producer is not None, "run() attaches the producer"
+        messages = [message for message in map(self._to_message, notifications) if message is not None]
+        deliveries = [
+            await self._producer.send(m.topic, value=m.value, key=m.key, headers=m.headers) for m in messages
+        ]
+        await asyncio.gather(*deliveries)
+        last_id = notifications[-1].id
+        await asyncio.to_thread(self._storage.save_position, self.name, last_id)
+        self.state.position = last_id
+        self.state.published += len(messages)
+        if self._metrics:
+            self._metrics.relay_published.inc(len(messages))
+            self._metrics.relay_position.set(last_id)
+        return len(notifications)
+
+    def _to_message(self, notification: Notification) -> Message | None:
+        domain_event = self._application.mapper.to_domain_event(notification)
+        integration_event = self._translate(domain_event)
+        if integration_event is None:
+            return None
+        context = context_of(domain_event)
+        return encode(
+            integration_event,
+            event_id=stable_event_id(notification.originator_id, notification.originator_version),
+            source=self._source,
+            actor=context.actor if context else "system",
+            correlation_id=context.correlation_id if context else str(notification.originator_id),
+            causation_id=context.causation_id if context else str(notification.originator_id),
+            traceparent=context.traceparent if context else None,
+        )
+
+    def lag(self) -> int:
+        """Notifications recorded but not yet published."""
+        highest = self._application.recorder.max_notification_id() or 0
+        return max(0, highest - (self.state.position or 0))
+
+    def close(self) -> None:
+        """Release the lock and the storage connection."""
+        self._storage.close()
+        self.state.holds_lock = False

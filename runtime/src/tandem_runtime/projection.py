@@ -1,0 +1,303 @@
+"""The batched, tracked, idempotent projection consumer.
+
+Messages are consumed in batches. Each batch is applied to the read model in one database transaction
+together with the Kafka position of every partition it touched and the latest version of every
+aggregate stream it saw. That position, not Kafka's committed offset, is the truth: on assignment
+the consumer seeks to it, so a crash between the transaction and the Kafka commit only replays
+messages, and replays are skipped. Duplicates from the outbox relay (same event, new offset) are
+skipped by stream version. Undecodable messages go to the dead-letter topic with the error in headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+
+from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.envelope import Envelope, UndecodableMessage, decode
+from tandem_runtime.database import Cursor, SQLDatabase
+from tandem_runtime.metrics import Metrics
+from tandem_runtime.topics import DEAD_LETTER
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500  # rows per IN (...) query: under SQLite's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One decoded event and where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    envelope: Envelope
+    event: IntegrationEvent
+
+
+class ReadModel(Protocol):
+    """A projection's tables and how events change them."""
+
+    name: str
+    topics: tuple[str, ...]
+
+    def create_schema(self, cursor: Cursor) -> None:
+        """Create the read model's tables if they do not exist."""
+
+    def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
+        """Apply new events, in delivery order, inside the batch's transaction."""
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did."""
+
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+
+class ProjectionStore:
+    """The read model's database plus the tracking tables that make each batch exactly-once."""
+
+    def __init__(self, database: SQLDatabase, read_model: ReadModel) -> None:
+        self.database = database
+        self.read_model = read_model
+        with database.transaction() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS tandem_projection_positions ("
+                " projection TEXT NOT NULL, topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL,"
+                " kafka_offset BIGINT NOT NULL, PRIMARY KEY (projection, topic, kafka_partition))"
+            )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS tandem_projection_streams ("
+                " projection TEXT NOT NULL, stream_id TEXT NOT NULL, version BIGINT NOT NULL,"
+                " PRIMARY KEY (projection, stream_id))"
+            )
+            read_model.create_schema(cursor)
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The last applied offset of every tracked partition."""
+        with self.database.reading() as cursor:
+            cursor.execute(
+                "SELECT topic, kafka_partition, kafka_offset FROM tandem_projection_positions WHERE projection = ?",
+                (self.read_model.name,),
+            )
+            return {(topic, partition): offset for topic, partition, offset in cursor.fetchall()}
+
+    def apply_batch(
+        self, deliveries: Sequence[Delivery], consumed: dict[tuple[str, int], int]
+    ) -> tuple[int, int]:
+        """Apply what is new in one transaction and track ``consumed`` (partition → last offset).
+
+        Returns (applied, duplicates).
+        """
+        name = self.read_model.name
+        with self.database.transaction() as cursor:
+            stored = self._stored_offsets(cursor, {tp for tp in consumed})
+            fresh = [d for d in deliveries if d.offset > stored.get((d.topic, d.partition), -1)]
+            versions = self._stored_versions(cursor, {d.envelope.subject for d in fresh if d.envelope.sequence})
+            new: list[Delivery] = []
+            for delivery in fresh:
+                sequence, subject = delivery.envelope.sequence, delivery.envelope.subject
+                if sequence is not None and subject:
+                    if sequence <= versions.get(subject, 0):
+                        continue
+                    versions[subject] = sequence
+                new.append(delivery)
+            if new:
+                self.read_model.apply(cursor, new)
+                touched = {d.envelope.subject for d in new if d.envelope.sequence and d.envelope.subject}
+                cursor.executemany(
+                    "INSERT INTO tandem_projection_streams (projection, stream_id, version) VALUES (?, ?, ?)"
+                    " ON CONFLICT (projection, stream_id) DO UPDATE SET version = excluded.version",
+                    [(name, subject, versions[subject]) for subject in touched],
+                )
+            advanced = [
+                (name, topic, partition, offset)
+                for (topic, partition), offset in consumed.items()
+                if offset > stored.get((topic, partition), -1)
+            ]
+            cursor.executemany(
+                "INSERT INTO tandem_projection_positions (projection, topic, kafka_partition, kafka_offset)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (projection, topic, kafka_partition)"
+                " DO UPDATE SET kafka_offset = excluded.kafka_offset",
+                advanced,
+            )
+        return len(new), len(deliveries) - len(new)
+
+    def _stored_offsets(self, cursor: Cursor, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        if not partitions:
+            return {}
+        cursor.execute(
+            "SELECT topic, kafka_partition, kafka_offset FROM tandem_projection_positions WHERE projection = ?",
+            (self.read_model.name,),
+        )
+        return {(t, p): o for t, p, o in cursor.fetchall() if (t, p) in partitions}
+
+    def _stored_versions(self, cursor: Cursor, subjects: set[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        ordered = sorted(subjects)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            cursor.execute(
+                "SELECT stream_id, version FROM tandem_projection_streams WHERE projection = ? AND stream_id IN ("
+                + ",".join("?" * len(chunk))
+                + ")",
+                (self.read_model.name, *chunk),
+            )
+            found.update(dict(cursor.fetchall()))
+        return found
+
+
+class _SeekToTrackedPositions(ConsumerRebalanceListener):
+    """On assignment, continue after the position stored with the read model, or from the start."""
+
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._runner.assigned.difference_update(revoked)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        runner = self._runner
+        positions = await asyncio.to_thread(runner.store.positions)
+        untracked = []
+        for tp in assigned:
+            offset = positions.get((tp.topic, tp.partition))
+            if offset is None:
+                untracked.append(tp)
+            else:
+                runner.consumer.seek(tp, offset + 1)
+            runner.assigned.add(tp)
+        if untracked:
+            await runner.consumer.seek_to_beginning(*untracked)
+        log.info("projection %s: assigned %d partitions", runner.store.read_model.name, len(runner.assigned))
+
+
+class ProjectionRunner:
+    """Consumes a read model's topics in batches and applies each batch exactly once."""
+
+    def __init__(
+        self,
+        *,
+        store: ProjectionStore,
+        bootstrap_servers: str,
+        metrics: Metrics | None = None,
+        group_id: str | None = None,
+        batch_size: int = 2000,
+        poll_timeout_ms: int = 200,
+    ) -> None:
+        self.store = store
+        self.assigned: set[TopicPartition] = set()
+        self.batches = 0
+        self._metrics = metrics
+        self._dead_letters: AIOKafkaProducer | None = None
+        self._bootstrap_servers = bootstrap_servers
+        self._group_id = group_id or f"tandem.projections.{store.read_model.name}"
+        self._batch_size = batch_size
+        self._poll_timeout_ms = poll_timeout_ms
+        self.consumer: AIOKafkaConsumer | None = None
+        self._started = False
+
+    @property
+    def ready(self) -> bool:
+        """Consuming: started and holding partitions."""
+        return self._started and bool(self.assigned)
+
+    async def start(self, dead_letter_producer: AIOKafkaProducer) -> None:
+        """Connect and subscribe; the rebalance listener seeks to the tracked positions.
+
+        ``dead_letter_producer`` is a started producer for the dead-letter topic.
+        """
+        self._dead_letters = dead_letter_producer
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self._group_id,
+            client_id=f"tandem-projection-{self.store.read_model.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        await self.consumer.start()
+        self.consumer.subscribe(list(self.store.read_model.topics), listener=_SeekToTrackedPositions(self))
+        self._started = True
+
+    async def stop(self) -> None:
+        """Leave the group cleanly; anything applied is already tracked."""
+        self._started = False
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def run(self) -> None:
+        """Consume and apply until cancelled."""
+        while True:
+            try:
+                records = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=self._batch_size)
+            except KafkaError as error:
+                log.warning("projection %s: fetch failed: %s", self.store.read_model.name, error)
+                await asyncio.sleep(1)
+                continue
+            if records:
+                await self.process(records)
+
+    async def process(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> BatchOutcome:
+        """Decode, dead-letter the undecodable, apply the rest in one transaction, then commit offsets."""
+        started = time.perf_counter()
+        outcome = BatchOutcome()
+        deliveries: list[Delivery] = []
+        consumed: dict[tuple[str, int], int] = {}
+        for tp, messages in records.items():
+            for message in messages:
+                try:
+                    envelope, event = decode(message.headers, message.value)
+                except UndecodableMessage as error:
+                    await self._dead_letter(message, error)
+                    outcome.dead_lettered += 1
+                else:
+                    deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
+            consumed[(tp.topic, tp.partition)] = messages[-1].offset
+        outcome.applied, outcome.duplicates = await asyncio.to_thread(self.store.apply_batch, deliveries, consumed)
+        await self.consumer.commit({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
+        self.batches += 1
+        if self._metrics:
+            self._record_metrics(records, outcome, time.perf_counter() - started)
+        return outcome
+
+    async def _dead_letter(self, message: ConsumerRecord, error: Exception) -> None:
+        log.error(
+            "projection %s: dead-lettering %s[%d]@%d: %s",
+            self.store.read_model.name, message.topic, message.partition, message.offset, error,
+        )
+        headers = [
+            *(message.headers or ()),
+            ("dlq_error", str(error)[:2000].encode()),
+            ("dlq_original_topic", message.topic.encode()),
+            ("dlq_original_partition", str(message.partition).encode()),
+            ("dlq_original_offset", str(message.offset).encode()),
+            ("dlq_consumer", self.store.read_model.name.encode()),
+        ]
+        delivery = await self._dead_letters.send(DEAD_LETTER, value=message.value, key=message.key, headers=headers)
+        await delivery
+
+    def _record_metrics(self, records: dict[TopicPartition, list[ConsumerRecord]], outcome: BatchOutcome, seconds: float) -> None:
+        metrics = self._metrics
+        assert metrics is not None
+        metrics.projection_batch_seconds.observe(seconds)
+        topic = next(iter(records)).topic if len(records) == 1 else "all"
+        metrics.projection_events.labels(topic, "applied").inc(outcome.applied)
+        metrics.projection_events.labels(topic, "duplicate").inc(outcome.duplicates)
+        metrics.projection_events.labels(topic, "dead_lettered").inc(outcome.dead_lettered)
+        for tp, messages in records.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                metrics.projection_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - messages[-1].offset - 1))

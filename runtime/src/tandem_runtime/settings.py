@@ -1,0 +1,27 @@
+"""Settings every service reads from its environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; each service subclasses it with its own ``env_prefix`` and defaults.
+
+    ``KAFKA_BOOTSTRAP_SERVERS`` is shared by all services and read without the prefix.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TANDEM_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite:///var/tandem.db"
+    default_tenant: str = Field(
+        default="demo", description="Tenant of requests without X-Tenant-ID, until bearer tokens carry it."
+    )
+    log_level: str = "INFO"

@@ -1,0 +1,136 @@
+"""The goals HTTP API over an in-memory event store: status codes, errors, idempotency."""
+
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tandem_goals.main import GoalsSettings, build_service
+from tandem_goals.outbound import to_integration_event
+
+PERFORMANCE = {
+    "employee_id": "e-1",
+    "kind": "performance",
+    "cycle": "2026",
+    "title": "Increase new client conversions by 15%",
+    "start_date": "2026-01-01",
+    "due_date": "2026-12-31",
+    "kpi": {"name": "conversions", "unit": "percent", "baseline": "10", "target": "15", "direction": "increase"},
+}
+
+
+@pytest.fixture
+def service():
+    return build_service(GoalsSettings(database_url="memory:"))
+
+
+@pytest.fixture
+def client(service):
+    return TestClient(service.http, raise_server_exceptions=False)
+
+
+def test_posting_a_goal_answers_201_with_its_id_version_and_location(client):
+    response = client.post("/v1/goals", json=PERFORMANCE, headers={"X-Tenant-ID": "acme"})
+    assert response.status_code == 201
+    goal = response.json()
+    assert goal["version"] == 1 and goal["cadence"] == "weekly" and goal["tenant_id"] == "acme"
+    assert response.headers["location"] == f"/v1/goals/{goal['goal_id']}"
+    assert response.headers["etag"] == '"1"'
+
+
+def test_a_posted_goal_can_be_read_back(client):
+    goal_id = client.post("/v1/goals", json=PERFORMANCE).json()["goal_id"]
+    response = client.get(f"/v1/goals/{goal_id}")
+    assert response.status_code == 200
+    assert response.json()["kpi"]["target"] == "15"
+
+
+def test_an_unknown_goal_is_404(client):
+    assert client.get(f"/v1/goals/{uuid4()}").status_code == 404
+    assert client.get("/v1/goals/not-a-goal-id").status_code == 404
+
+
+def test_a_goal_of_another_tenant_is_404(client):
+    goal_id = client.post("/v1/goals", json=PERFORMANCE, headers={"X-Tenant-ID": "acme"}).json()["goal_id"]
+    assert client.get(f"/v1/goals/{goal_id}", headers={"X-Tenant-ID": "globex"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kpi": {**PERFORMANCE["kpi"], "target": "lots"}}, "kpi.target"),
+        ({"kind": "ambition"}, "kind"),
+        ({"start_date": "2026-13-01"}, "start_date"),
+        ({"title": ""}, "title"),
+        ({"employee_id": None}, "employee_id"),
+        ({"colour": "blue"}, "colour"),
+        ({"cadence": "monthly"}, "cadence"),
+        ({"due_date": "2025-01-01"}, "due_date"),
+        ({"kpi": None}, "kpi"),
+        ({"parent_goal_id": str(uuid4())}, "parent_goal_id"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, change, field):
+    response = client.post("/v1/goals", json={**PERFORMANCE, **change})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [error["field"] for error in response.json()["errors"]]
+
+
+def test_a_body_that_is_not_json_is_422(client):
+    response = client.post("/v1/goals", content=b"{oops", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_a_retried_request_with_the_same_idempotency_key_sets_one_goal(client, service):
+    first = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "retry-1"})
+    second = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "retry-1"})
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["goal_id"] == second.json()["goal_id"]
+    assert len(service.application.recorder.select_notifications(start=None, limit=10)) == 1
+
+
+def test_the_same_idempotency_key_in_two_tenants_sets_two_goals(client):
+    a = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "k", "X-Tenant-ID": "acme"})
+    b = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "k", "X-Tenant-ID": "globex"})
+    assert a.json()["goal_id"] != b.json()["goal_id"]
+
+
+def test_a_cascaded_goal_names_its_parent(client):
+    parent = client.post("/v1/goals", json=PERFORMANCE).json()["goal_id"]
+    child = client.post("/v1/goals", json={**PERFORMANCE, "employee_id": "e-2", "parent_goal_id": parent})
+    assert child.status_code == 201 and child.json()["parent_goal_id"] == parent
+
+
+def test_the_published_goal_set_carries_the_full_goal_and_who_asked(client, service):
+    body = {
+        "employee_id": "e-1",
+        "kind": "development",
+        "cycle": "2026",
+        "title": "Complete Advanced Negotiation Skills training",
+        "start_date": "2026-01-01",
+        "due_date": "2026-06-30",
+        "skill": "negotiation",
+        "activity_targets": {"training_hours": "20", "certifications": ["Advanced Negotiation"]},
+        "behavioural_target": {"competency": "negotiation", "target_rating": "4"},
+        "capacity": {"hours_per_month": "10", "budget": {"amount": "1200", "currency": "EUR"}, "mentor_id": "m-9"},
+        "set_by": "m-1",
+    }
+    response = client.post(
+        "/v1/goals", json=body, headers={"X-Tenant-ID": "acme", "X-Correlation-ID": "corr-1", "Idempotency-Key": "req-1"}
+    )
+    assert response.status_code == 201
+    [notification] = service.application.recorder.select_notifications(start=None, limit=10)
+    domain_event = service.application.mapper.to_domain_event(notification)
+    event = to_integration_event(domain_event)
+    assert event.partition_key == "acme:e-1"
+    assert event.capacity.budget.amount == 1200 and event.activity_targets.certifications == ("Advanced Negotiation",)
+    assert event.cadence == "monthly" and event.set_by == "m-1"
+
+
+def test_health_and_metrics_answer(client):
+    assert client.get("/health/live").status_code == 200
+    client.post("/v1/goals", json=PERFORMANCE)
+    metrics = client.get("/metrics").text
+    assert 'tandem_http_requests_total{method="POST",route="/v1/goals",status="201"} 1.0' in metrics
