@@ -1,0 +1,68 @@
+"""HTTP → event store → outbox relay → Kafka → projection → query, on a real broker."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tandem_goals.main import GoalsSettings
+from tandem_goals.main import build_service as build_goals
+from tandem_projections.main import ProjectionsSettings
+from tandem_projections.main import build_service as build_projections
+from tests.support import eventually, read_topic, running
+
+
+def performance_goal(employee_id: str) -> dict:
+    return {
+        "employee_id": employee_id,
+        "kind": "performance",
+        "cycle": "2026",
+        "title": "Increase new client conversions by 15%",
+        "start_date": "2026-01-01",
+        "due_date": "2026-12-31",
+        "kpi": {"name": "conversions", "unit": "percent", "baseline": "10", "target": "15", "direction": "increase"},
+    }
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stores(request, tmp_path):
+    """Event store and read-model store URLs: both SQLite files, or both PostgreSQL databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/goals.db", f"sqlite:///{tmp_path}/read-model.db"
+    new_database = request.getfixturevalue("new_postgres_database")
+    return new_database(), new_database()
+
+
+async def test_a_goal_posted_over_http_appears_in_the_dashboard(kafka_bootstrap, stores):
+    event_store, read_model = stores
+    tenant, employee = f"t-{uuid.uuid4().hex[:8]}", "e-1"
+    goals = build_goals(GoalsSettings(database_url=event_store, kafka_bootstrap_servers=kafka_bootstrap))
+    projections = build_projections(
+        ProjectionsSettings(
+            database_url=read_model, kafka_bootstrap_servers=kafka_bootstrap, consumer_group=f"test-{tenant}"
+        )
+    )
+    async with running(goals.http) as goals_api, running(projections.http) as dashboard_api:
+        posted = await goals_api.post("/v1/goals", json=performance_goal(employee), headers={"X-Tenant-ID": tenant})
+        assert posted.status_code == 201
+        goal_id = posted.json()["goal_id"]
+
+        async def shown():
+            answer = await dashboard_api.get(
+                "/v1/dashboards/alignment", params={"employee_id": employee}, headers={"X-Tenant-ID": tenant}
+            )
+            goals_shown = answer.json()["performance_goals"]
+            return goals_shown if goals_shown else None
+
+        [goal] = await eventually(shown)
+        assert goal["goal_id"] == goal_id and goal["version"] == 1
+        assert goal["kpi"]["target"] == "15"
+        assert (await dashboard_api.get("/health/ready")).status_code == 200
+        assert (await goals_api.get("/health/ready")).status_code == 200
+
+    published = [m for m in await read_topic(kafka_bootstrap, "tandem.goals.v1") if m.key == f"{tenant}:{employee}".encode()]
+    [message] = published
+    headers = dict(message.headers)
+    assert headers["ce_type"] == b"tandem.goal.set.v1" and headers["ce_actor"] == employee.encode()
+    assert headers["ce_subject"] == f"goals/{goal_id}".encode()
