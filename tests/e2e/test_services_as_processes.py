@@ -1,0 +1,110 @@
+"""The services as separate processes over real HTTP and a real broker, as `make run` starts them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{url} exited early with {process.returncode}"
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready within {timeout}s")
+
+
+@pytest.fixture
+def services(kafka_bootstrap, tmp_path):
+    goals_port, projections_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "TANDEM_GOALS_PORT": str(goals_port),
+        "TANDEM_GOALS_DATABASE_URL": f"sqlite:///{tmp_path}/goals.db",
+        "TANDEM_PROJECTIONS_PORT": str(projections_port),
+        "TANDEM_PROJECTIONS_DATABASE_URL": f"sqlite:///{tmp_path}/read-model.db",
+        "TANDEM_PROJECTIONS_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:8]}",
+    }
+    processes = {
+        name: subprocess.Popen([str(BIN / f"tandem-{name}")], env=env, stdout=log, stderr=subprocess.STDOUT)
+        for name in ("goals", "projections")
+        for log in [open(tmp_path / f"{name}.log", "wb")]
+    }
+    urls = {"goals": f"http://127.0.0.1:{goals_port}", "projections": f"http://127.0.0.1:{projections_port}"}
+    try:
+        for name, process in processes.items():
+            wait_ready(urls[name], process)
+        yield urls, processes
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_a_goal_posted_to_the_goals_service_is_on_the_dashboard_within_two_seconds(services):
+    urls, _ = services
+    employee = f"e-{uuid.uuid4().hex[:6]}"
+    body = {
+        "employee_id": employee,
+        "kind": "development",
+        "cycle": "2026",
+        "title": "Complete AWS Certified Cloud Practitioner training",
+        "start_date": "2026-01-01",
+        "due_date": "2026-09-30",
+        "skill": "cloud infrastructure",
+        "activity_targets": {"certifications": ["AWS Certified Cloud Practitioner"]},
+    }
+    posted = httpx.post(f"{urls['goals']}/v1/goals", json=body)
+    assert posted.status_code == 201
+    accepted = time.monotonic()
+    while time.monotonic() - accepted < 2.0:
+        dashboard = httpx.get(f"{urls['projections']}/v1/dashboards/alignment", params={"employee_id": employee}).json()
+        if dashboard["development_goals"]:
+            break
+        time.sleep(0.02)
+    assert [g["goal_id"] for g in dashboard["development_goals"]] == [posted.json()["goal_id"]]
+
+
+def test_services_shut_down_gracefully_on_sigterm(services, tmp_path):
+    _, processes = services
+    for process in processes.values():
+        process.send_signal(signal.SIGTERM)
+    for name, process in processes.items():
+        # uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is a clean exit too.
+        assert process.wait(timeout=20) in (0, -signal.SIGTERM), f"{name} did not exit cleanly"
+        log = (tmp_path / f"{name}.log").read_text()
+        assert "Application shutdown complete." in log, f"{name} skipped its shutdown:\n{log[-2000:]}"
+        assert "Traceback" not in log
+
+
+def test_bad_input_over_the_wire_is_a_clear_422_not_a_500(services):
+    urls, _ = services
+    response = httpx.post(f"{urls['goals']}/v1/goals", json={"employee_id": "e-1", "kind": "performance"})
+    assert response.status_code == 422
+    missing = {error["field"] for error in response.json()["errors"]}
+    assert {"cycle", "title", "start_date", "due_date"} <= missing
+    assert httpx.get(f"{urls['projections']}/v1/dashboards/alignment").status_code == 422
