@@ -67,8 +67,10 @@ def set_goal(application: GoalsApplication, tenant: str, employee: str) -> uuid.
     return goal_id
 
 
-def relay_for(application: GoalsApplication, storage: RelayStorage) -> OutboxRelay:
-    return OutboxRelay(name="goals", application=application, translate=to_integration_event, source=SOURCE, storage=storage)
+def relay_for(application: GoalsApplication, open_storage) -> OutboxRelay:
+    return OutboxRelay(
+        name="goals", application=application, translate=to_integration_event, source=SOURCE, open_storage=open_storage
+    )
 
 
 async def started_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -107,17 +109,15 @@ async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_
     goal_id = set_goal(application, tenant, employee)
     producer = await started_producer(kafka_bootstrap)
     try:
-        crashing = relay_for(application, CrashBeforeSavingPosition(RelayStorage.for_database(url, "goals")))
+        crashing = relay_for(application, lambda: CrashBeforeSavingPosition(RelayStorage.for_database(url, "goals")))
         with pytest.raises(RelayCrashed):
             await crashing.run(producer)
-        crashing.close()
 
-        restarted = relay_for(application, RelayStorage.for_database(url, "goals"))
+        restarted = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
         task = asyncio.create_task(restarted.run(producer))
         await eventually(lambda: restarted.state.position == 1)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        restarted.close()
     finally:
         await producer.stop()
 
@@ -144,12 +144,11 @@ async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_
     application = GoalsApplication(url)
     goal_ids = {set_goal(application, tenant, employees[n % len(employees)]) for n in range(400)}
     producer = await started_producer(kafka_bootstrap)
-    relay = relay_for(application, RelayStorage.for_database(url, "goals"))
+    relay = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
     relay_task = asyncio.create_task(relay.run(producer))
     await eventually(lambda: relay.state.position == 400, timeout=30)
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
-    relay.close()
     await producer.stop()
 
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))
@@ -190,12 +189,11 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_stre
     await (await producer.send(GOALS, value=b"{garbage", key=poison_key, headers=[("ce_type", b"tandem.goal.set.v1")]))
     application = GoalsApplication(url)
     goal_id = set_goal(application, tenant, employee)
-    relay = relay_for(application, RelayStorage.for_database(url, "goals"))
+    relay = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
     relay_task = asyncio.create_task(relay.run(producer))
     await eventually(lambda: relay.state.position == 1)
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
-    relay.close()
     await producer.stop()
 
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))

@@ -91,6 +91,13 @@ def test_a_retried_request_with_the_same_idempotency_key_sets_one_goal(client, s
     assert len(service.application.recorder.select_notifications(start=None, limit=10)) == 1
 
 
+def test_an_idempotency_key_reused_for_a_different_goal_is_422(client):
+    client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "reused"})
+    response = client.post("/v1/goals", json={**PERFORMANCE, "title": "Another goal"}, headers={"Idempotency-Key": "reused"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
 def test_the_same_idempotency_key_in_two_tenants_sets_two_goals(client):
     a = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "k", "X-Tenant-ID": "acme"})
     b = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "k", "X-Tenant-ID": "globex"})

@@ -28,14 +28,34 @@ class CommandContext:
     correlation_id: str
     causation_id: str
     traceparent: str | None = None
+    request_digest: str | None = None
 
     @classmethod
     def issued_by(
-        cls, actor: str, correlation_id: str | None = None, causation_id: str | None = None, traceparent: str | None = None
+        cls,
+        actor: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+        request_digest: str | None = None,
     ) -> CommandContext:
-        """A context for a new command; a request without a correlation id starts a new correlation."""
+        """A context for a new command; a request without a correlation id starts a new correlation.
+
+        ``request_digest`` fingerprints the request behind an idempotency key, so a key reused for a
+        different request can be told from a retry.
+        """
         correlation = correlation_id or str(uuid4())
-        return cls(actor=actor, correlation_id=correlation, causation_id=causation_id or correlation, traceparent=traceparent)
+        return cls(
+            actor=actor,
+            correlation_id=correlation,
+            causation_id=causation_id or correlation,
+            traceparent=traceparent,
+            request_digest=request_digest,
+        )
+
+
+class IdempotencyKeyReused(ValueError):
+    """An idempotency key sent again with a different request."""
 
 
 def context_of(domain_event: object) -> CommandContext | None:
@@ -69,6 +89,13 @@ class TandemApplication(Application[UUID]):
     def save(self, *objs: Any, context: CommandContext | None = None, **kwargs: Any) -> list[Recording[UUID]]:
         """Store the aggregates' pending events, each stamped with the command context."""
         return super().save(*objs, command_context=context, **kwargs)
+
+    def check_retry(self, aggregate_id: UUID, context: CommandContext) -> None:
+        """Refuse a "retry" whose request differs from the one that created ``aggregate_id``."""
+        first = next(iter(self.events.get(aggregate_id, lte=1)), None)
+        recorded = context_of(first) if first is not None else None
+        if recorded and recorded.request_digest and context.request_digest != recorded.request_digest:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         context = processing_event.saved_kwargs.pop("command_context", None)

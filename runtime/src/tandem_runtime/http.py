@@ -5,21 +5,24 @@ Errors are RFC 9457 problem documents. A 422 lists each offending field with the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem_runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+HealthCheck = Callable[[], Awaitable[tuple[bool, str]]]
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -32,6 +35,12 @@ class RequestRefused(Exception):
         self.message = message
         self.field = field
         self.rule = rule
+
+
+def request_digest(body: BaseModel) -> str:
+    """A fingerprint of a parsed request body, the same for the same request however its JSON was spelled."""
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -80,27 +89,40 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     return problem(500, "Internal error", "the service failed; the error is logged")
 
 
+async def _health(checks: dict[str, HealthCheck], good: str, bad: str) -> JSONResponse:
+    results = {}
+    for name, check in checks.items():
+        try:
+            ok, detail = await check()
+        except Exception as error:  # a failing check means "unhealthy", never a 500
+            ok, detail = False, f"{type(error).__name__}: {error}"
+        results[name] = {"ok": ok, "detail": detail}
+    healthy = all(result["ok"] for result in results.values())
+    return JSONResponse({"status": good if healthy else bad, "checks": results}, status_code=200 if healthy else 503)
+
+
 def install_operational_routes(
-    app: FastAPI, metrics: Metrics, readiness_checks: dict[str, ReadinessCheck] | None = None
+    app: FastAPI,
+    metrics: Metrics,
+    *,
+    readiness_checks: dict[str, HealthCheck] | None = None,
+    liveness_checks: dict[str, HealthCheck] | None = None,
 ) -> None:
-    """Add ``/health/live``, ``/health/ready``, ``/metrics``, request metrics and the problem+json errors."""
-    checks = readiness_checks or {}
+    """Add ``/health/live``, ``/health/ready``, ``/metrics``, request metrics and the problem+json errors.
+
+    Liveness fails when the process cannot recover by itself (a background loop died): restart it.
+    Readiness also includes the liveness checks, and fails while a dependency is unavailable.
+    """
+    live_checks = liveness_checks or {}
+    ready_checks = {**live_checks, **(readiness_checks or {})}
 
     @app.get("/health/live", include_in_schema=False)
-    async def live() -> dict[str, str]:
-        return {"status": "live"}
+    async def live() -> JSONResponse:
+        return await _health(live_checks, "live", "dead")
 
     @app.get("/health/ready", include_in_schema=False)
     async def ready() -> JSONResponse:
-        results = {}
-        for name, check in checks.items():
-            try:
-                ok, detail = await check()
-            except Exception as error:  # a failing check means "not ready", never a 500
-                ok, detail = False, f"{type(error).__name__}: {error}"
-            results[name] = {"ok": ok, "detail": detail}
-        healthy = all(result["ok"] for result in results.values())
-        return JSONResponse({"status": "ready" if healthy else "not ready", "checks": results}, status_code=200 if healthy else 503)
+        return await _health(ready_checks, "ready", "not ready")
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

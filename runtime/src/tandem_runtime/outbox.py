@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, PersistenceError
 from filelock import FileLock, Timeout
 
 from tandem_contracts.base import IntegrationEvent
@@ -28,6 +28,7 @@ from tandem_contracts.envelope import Message, encode, stable_event_id
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.eventstore import TandemApplication, context_of
 from tandem_runtime.metrics import Metrics
+from tandem_runtime.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class OutboxRelay:
         application: TandemApplication,
         translate: Translate,
         source: str,
-        storage: RelayStorage,
+        open_storage: Callable[[], RelayStorage],
         metrics: Metrics | None = None,
         batch_size: int = 500,
         idle_wait_seconds: float = 0.5,
@@ -188,7 +189,7 @@ class OutboxRelay:
         self._translate = translate
         self._source = source
         self._producer: AIOKafkaProducer | None = None
-        self._storage = storage
+        self._open_storage = open_storage
         self._metrics = metrics
         self._batch_size = batch_size
         self._idle_wait = idle_wait_seconds
@@ -203,27 +204,50 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
-        """Wait for the lock, then relay through the started ``producer`` until cancelled."""
+        """Relay through the started ``producer`` until cancelled, recovering from broker and database outages.
+
+        A lost position store (its connection, and with it the lock) is reopened and the lock taken
+        again before relaying resumes, so two relays never publish at once.
+        """
         self._producer = producer
         self._loop = asyncio.get_running_loop()
-        while not await asyncio.to_thread(self._storage.try_lock):
-            log.info("relay %s: another relay holds the lock; standing by", self.name)
+        backoff = Backoff()
+        while True:
+            storage = await self._hold_lock()
+            try:
+                await self._relay_while_healthy(storage, backoff)
+            except (psycopg.Error, sqlite3.Error) as error:
+                self._failed("position store lost", error)
+                await asyncio.sleep(backoff.next())
+            finally:
+                self.state.holds_lock = False
+                await asyncio.to_thread(storage.close)
+
+    async def _hold_lock(self) -> RelayStorage:
+        while True:
+            try:
+                storage = await asyncio.to_thread(self._open_storage)
+                if await asyncio.to_thread(storage.try_lock):
+                    self.state.position = await asyncio.to_thread(storage.load_position, self.name)
+                    self.state.holds_lock = True
+                    log.info("relay %s: holds the lock, resuming after notification %s", self.name, self.state.position)
+                    return storage
+                await asyncio.to_thread(storage.close)
+                log.info("relay %s: another relay holds the lock; standing by", self.name)
+            except (psycopg.Error, sqlite3.Error, OSError) as error:
+                self._failed("cannot open the position store", error)
             await asyncio.sleep(self._lock_retry)
-        self.state.holds_lock = True
-        self.state.position = await asyncio.to_thread(self._storage.load_position, self.name)
-        log.info("relay %s: holds the lock, resuming after notification %s", self.name, self.state.position)
-        backoff = 0.1
+
+    async def _relay_while_healthy(self, storage: RelayStorage, backoff: Backoff) -> None:
         while True:
             self._wakeup.clear()
             try:
-                relayed = await self.relay_batch()
-            except (KafkaError, OSError, psycopg.Error, sqlite3.Error) as error:
-                self.state.last_error = f"{type(error).__name__}: {error}"
-                log.warning("relay %s: batch failed, retrying in %.1fs: %s", self.name, backoff, self.state.last_error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                relayed = await self.relay_batch(storage)
+            except (KafkaError, PersistenceError) as error:
+                self._failed("batch not published, will retry", error)
+                await asyncio.sleep(backoff.next())
                 continue
-            backoff = 0.1
+            backoff.reset()
             self.state.last_error = None
             if relayed < self._batch_size:
                 try:
@@ -231,7 +255,11 @@ class OutboxRelay:
                 except TimeoutError:
                     pass
 
-    async def relay_batch(self) -> int:
+    def _failed(self, what: str, error: BaseException) -> None:
+        self.state.last_error = f"{what}: {type(error).__name__}: {error}"
+        log.warning("relay %s: %s", self.name, self.state.last_error)
+
+    async def relay_batch(self, storage: RelayStorage) -> int:
         """Publish the next batch after the position and advance it; return how many notifications it read."""
         notifications: Sequence[Notification] = await asyncio.to_thread(
             self._application.recorder.select_notifications,
@@ -248,7 +276,7 @@ class OutboxRelay:
         ]
         await asyncio.gather(*deliveries)
         last_id = notifications[-1].id
-        await asyncio.to_thread(self._storage.save_position, self.name, last_id)
+        await asyncio.to_thread(storage.save_position, self.name, last_id)
         self.state.position = last_id
         self.state.published += len(messages)
         if self._metrics:
@@ -273,11 +301,7 @@ class OutboxRelay:
         )
 
     def lag(self) -> int:
-        """Notifications recorded but not yet published."""
+        """Notifications recorded but not yet published (an upper bound: ids may have gaps)."""
         highest = self._application.recorder.max_notification_id() or 0
         return max(0, highest - (self.state.position or 0))
 
-    def close(self) -> None:
-        """Release the lock and the storage connection."""
-        self._storage.close()
-        self.state.holds_lock = False

@@ -25,6 +25,7 @@ from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Envelope, UndecodableMessage, decode
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.metrics import Metrics
+from tandem_runtime.retry import TRANSIENT_DATABASE_ERRORS, Backoff
 from tandem_runtime.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ class ProjectionStore:
         """The last applied offset of every tracked partition."""
         with self.database.reading() as cursor:
             cursor.execute(
-                "SELECT topic, kafka_partition, kafka_offset FROM tandem_projection_positions WHERE projection = ?",
+                "SELECT topic, kafka_partition, kafka_offset FROM tandem_projection_positions"
+                " WHERE projection = ? AND kafka_offset >= 0",
                 (self.read_model.name,),
             )
             return {(topic, partition): offset for topic, partition, offset in cursor.fetchall()}
@@ -135,13 +137,30 @@ class ProjectionStore:
         return len(new), len(deliveries) - len(new)
 
     def _stored_offsets(self, cursor: Cursor, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        if not partitions:
-            return {}
-        cursor.execute(
-            "SELECT topic, kafka_partition, kafka_offset FROM tandem_projection_positions WHERE projection = ?",
-            (self.read_model.name,),
+        """The tracked offsets of ``partitions``, locked until the transaction ends.
+
+        On PostgreSQL two instances may briefly both hold a partition during a rebalance; the row locks
+        make the second wait and then see what the first applied. SQLite's single writer does the same.
+        """
+        name = self.read_model.name
+        ordered = sorted(partitions)
+        cursor.executemany(
+            "INSERT INTO tandem_projection_positions (projection, topic, kafka_partition, kafka_offset)"
+            " VALUES (?, ?, ?, -1) ON CONFLICT (projection, topic, kafka_partition) DO NOTHING",
+            [(name, topic, partition) for topic, partition in ordered],
         )
-        return {(t, p): o for t, p, o in cursor.fetchall() if (t, p) in partitions}
+        lock = "" if self.database.is_sqlite else " FOR UPDATE"
+        stored: dict[tuple[str, int], int] = {}
+        for topic in sorted({topic for topic, _ in ordered}):
+            numbers = [partition for t, partition in ordered if t == topic]
+            cursor.execute(
+                "SELECT kafka_partition, kafka_offset FROM tandem_projection_positions"
+                " WHERE projection = ? AND topic = ? AND kafka_partition IN (" + ",".join("?" * len(numbers)) + ")"
+                " ORDER BY kafka_partition" + lock,
+                (name, topic, *numbers),
+            )
+            stored.update({(topic, partition): offset for partition, offset in cursor.fetchall()})
+        return stored
 
     def _stored_versions(self, cursor: Cursor, subjects: set[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -209,9 +228,9 @@ class ProjectionRunner:
         self._started = False
 
     @property
-    def ready(self) -> bool:
-        """Consuming: started and holding partitions."""
-        return self._started and bool(self.assigned)
+    def started(self) -> bool:
+        """Connected and subscribed (an instance may hold no partitions while others in its group hold them all)."""
+        return self._started
 
     async def start(self, dead_letter_producer: AIOKafkaProducer) -> None:
         """Connect and subscribe; the rebalance listener seeks to the tracked positions.
@@ -239,16 +258,26 @@ class ProjectionRunner:
             await self.consumer.stop()
 
     async def run(self) -> None:
-        """Consume and apply until cancelled."""
+        """Consume and apply until cancelled; a batch that fails on a passing outage is retried as a whole."""
+        assert self.consumer is not None, "start() first"
+        backoff = Backoff()
         while True:
             try:
                 records = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=self._batch_size)
             except KafkaError as error:
                 log.warning("projection %s: fetch failed: %s", self.store.read_model.name, error)
-                await asyncio.sleep(1)
+                await asyncio.sleep(backoff.next())
                 continue
-            if records:
-                await self.process(records)
+            while records:
+                try:
+                    await self.process(records)
+                except (KafkaError, *TRANSIENT_DATABASE_ERRORS) as error:
+                    # Nothing of the batch is tracked yet, so applying it again is safe.
+                    log.warning("projection %s: batch failed, retrying: %s", self.store.read_model.name, error)
+                    await asyncio.sleep(backoff.next())
+                else:
+                    backoff.reset()
+                    break
 
     async def process(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> BatchOutcome:
         """Decode, dead-letter the undecodable, apply the rest in one transaction, then commit offsets."""
@@ -267,7 +296,11 @@ class ProjectionRunner:
                     deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
             consumed[(tp.topic, tp.partition)] = messages[-1].offset
         outcome.applied, outcome.duplicates = await asyncio.to_thread(self.store.apply_batch, deliveries, consumed)
-        await self.consumer.commit({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
+        try:
+            await self.consumer.commit({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
+        except KafkaError as error:
+            # The read model's tracked positions are the truth; Kafka's committed offsets only show lag.
+            log.info("projection %s: offset commit skipped: %s", self.store.read_model.name, error)
         self.batches += 1
         if self._metrics:
             self._record_metrics(records, outcome, time.perf_counter() - started)

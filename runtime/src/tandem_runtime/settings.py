@@ -18,6 +18,11 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TANDEM_KAFKA_BOOTSTRAP_SERVERS"),
     )
+    kafka_create_topics: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("KAFKA_CREATE_TOPICS", "TANDEM_KAFKA_CREATE_TOPICS"),
+        description="Create missing topics at start-up; turn off where topics are managed elsewhere (e.g. Strimzi).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite:///var/tandem.db"

@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 GOALS = "tandem.goals.v1"
 CHECKINS = "tandem.checkins.v1"
@@ -37,11 +37,15 @@ async def ensure_topics(
         missing = [name for name in topics if name not in existing]
         if missing:
             try:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [NewTopic(name, partitions, replication_factor) for name in missing]
                 )
             except TopicAlreadyExistsError:
-                pass  # another process won the race: the topics exist, which is all we want
+                return missing  # another process won the race: the topics exist, which is all we want
+            # aiokafka returns per-topic errors instead of raising them.
+            for topic, code, *message in response.topic_errors:
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise for_code(code)(f"cannot create topic {topic}: {message[0] if message else ''}")
         return missing
     finally:
         await admin.close()

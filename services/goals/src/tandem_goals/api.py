@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tandem_contracts import goals as contract
 from tandem_goals import domain
 from tandem_goals.application import GoalNotFound, GoalsApplication, SetGoal
-from tandem_runtime.eventstore import CommandContext
-from tandem_runtime.http import RequestRefused
+from tandem_runtime.eventstore import CommandContext, IdempotencyKeyReused
+from tandem_runtime.http import RequestRefused, request_digest
 
 _IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:goals:idempotency")
 
@@ -169,11 +169,15 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         tenant_id = tenant or default_tenant
         goal_id = uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}:{idempotency_key}") if idempotency_key else uuid4()
         command = _command(body, tenant_id, goal_id)
-        context = CommandContext.issued_by(command.set_by, correlation_id, idempotency_key, traceparent)
+        context = CommandContext.issued_by(
+            command.set_by, correlation_id, idempotency_key, traceparent, request_digest(body) if idempotency_key else None
+        )
         try:
             outcome = application.set_goal(command, context)
         except domain.GoalRuleBroken as broken:
             raise RequestRefused(422, broken.message, field=broken.field or None, rule=broken.rule or None) from None
+        except IdempotencyKeyReused as reused:
+            raise RequestRefused(422, str(reused), field="Idempotency-Key", rule="same_request_on_retry") from None
         if outcome.replayed:
             response.status_code = 200
             response.headers["Idempotent-Replayed"] = "true"

@@ -76,6 +76,7 @@ class GoalsApplication(TandemApplication):
         """Set a goal; setting the same goal id again (a retried request) changes nothing."""
         existing = self._find(command.tenant_id, command.goal_id)
         if existing is not None:
+            self.check_retry(existing.id, context)
             return Outcome(existing, replayed=True)
         if command.parent_goal_id is not None and self._find(command.tenant_id, command.parent_goal_id) is None:
             raise ParentGoalNotFound(f"parent goal {command.parent_goal_id} does not exist")
@@ -104,6 +105,7 @@ class GoalsApplication(TandemApplication):
             self.save(goal, context=context)
         except IntegrityError:
             # A concurrent retry recorded the same goal first: its outcome is ours.
+            self.check_retry(command.goal_id, context)
             return Outcome(self.get_goal(command.tenant_id, command.goal_id), replayed=True)
         return Outcome(goal)
 

@@ -21,6 +21,7 @@ from tandem_runtime.metrics import Metrics
 from tandem_runtime.outbox import OutboxRelay, RelayStorage
 from tandem_runtime.service import Supervisor, configure_logging
 from tandem_runtime.settings import ServiceSettings
+from tandem_runtime.topics import ensure_topics
 
 
 class GoalsSettings(ServiceSettings):
@@ -52,7 +53,7 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         application=application,
         translate=to_integration_event,
         source=SOURCE,
-        storage=RelayStorage.for_database(settings.database_url, relay="goals"),
+        open_storage=lambda: RelayStorage.for_database(settings.database_url, relay="goals"),
         metrics=metrics,
         batch_size=settings.relay_batch_size,
     )
@@ -60,6 +61,8 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.kafka_create_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers)
         producer = make_producer(settings.kafka_bootstrap_servers, client_id="tandem-goals")
         await producer.start()
         supervisor.spawn("outbox-relay", lambda: relay.run(producer))
@@ -68,12 +71,12 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         finally:
             await supervisor.shutdown()
             await producer.stop()
-            relay.close()
             application.close()
+
+    metrics.relay_lag.set_function(relay.lag)
 
     async def event_store_answers() -> tuple[bool, str]:
         highest = await asyncio.to_thread(application.recorder.max_notification_id)
-        metrics.relay_lag.set(relay.lag())
         return True, f"notification log at {highest or 0}"
 
     http = FastAPI(
@@ -82,7 +85,9 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         description="Performance and development goals, SMART and linked. Events go to tandem.goals.v1.",
         lifespan=lifespan,
     )
-    install_operational_routes(http, metrics, {"event_store": event_store_answers, "loops": supervisor.check})
+    install_operational_routes(
+        http, metrics, readiness_checks={"event_store": event_store_answers}, liveness_checks={"loops": supervisor.check}
+    )
     http.include_router(goals_router(application, settings.default_tenant))
     return GoalsService(http=http, application=application, relay=relay, metrics=metrics)
 

@@ -20,6 +20,7 @@ from tandem_runtime.metrics import Metrics
 from tandem_runtime.projection import ProjectionRunner, ProjectionStore
 from tandem_runtime.service import Supervisor, configure_logging
 from tandem_runtime.settings import ServiceSettings
+from tandem_runtime.topics import ensure_topics
 
 
 class ProjectionsSettings(ServiceSettings):
@@ -59,6 +60,8 @@ def build_service(settings: ProjectionsSettings) -> ProjectionsService:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.kafka_create_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers)
         dead_letters = make_producer(settings.kafka_bootstrap_servers, client_id="tandem-projections-dlq")
         await dead_letters.start()
         await runner.start(dead_letters)
@@ -72,7 +75,7 @@ def build_service(settings: ProjectionsSettings) -> ProjectionsService:
             database.close()
 
     async def consuming() -> tuple[bool, str]:
-        return runner.ready, f"{len(runner.assigned)} partitions assigned, {runner.batches} batches applied"
+        return runner.started, f"{len(runner.assigned)} partitions assigned, {runner.batches} batches applied"
 
     http = FastAPI(
         title="Tandem projections",
@@ -80,7 +83,9 @@ def build_service(settings: ProjectionsSettings) -> ProjectionsService:
         description="Alignment dashboards and review packets, built from Tandem's topics.",
         lifespan=lifespan,
     )
-    install_operational_routes(http, metrics, {"consumer": consuming, "loops": supervisor.check})
+    install_operational_routes(
+        http, metrics, readiness_checks={"consumer": consuming}, liveness_checks={"loops": supervisor.check}
+    )
     http.include_router(dashboards_router(database, settings.default_tenant))
 
     @http.get("/", include_in_schema=False)
