@@ -95,6 +95,26 @@ async def stop_projection(runner, task, producer) -> None:
     await producer.stop()
 
 
+async def relay_until(application: GoalsApplication, url: str, producer: AIOKafkaProducer, position: int) -> None:
+    """Run a relay until it has published through notification ``position``, then stop it."""
+    relay = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
+    task = asyncio.create_task(relay.run(producer))
+    try:
+        await eventually(lambda: relay.state.position == position, timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def project_everything(bootstrap: str, database, group: str, batch_size: int = 2000) -> None:
+    """Run a projection until it has applied everything on the goals topic now, then stop it."""
+    runner, task, producer = await run_projection(bootstrap, database, group, batch_size)
+    try:
+        await eventually(lambda: caught_up(runner, bootstrap, (GOALS,)), timeout=60)
+    finally:
+        await stop_projection(runner, task, producer)
+
+
 def dashboard(database, tenant: str, employee: str) -> dict:
     with database.reading() as cursor:
         return employee_dashboard(cursor, tenant, employee)
@@ -113,11 +133,7 @@ async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_
         with pytest.raises(RelayCrashed):
             await crashing.run(producer)
 
-        restarted = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
-        task = asyncio.create_task(restarted.run(producer))
-        await eventually(lambda: restarted.state.position == 1)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await relay_until(application, url, producer, position=1)
     finally:
         await producer.stop()
 
@@ -126,11 +142,7 @@ async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_
     assert len({dict(m.headers)["ce_id"] for m in copies}) == 1, "both copies carry the same event id"
 
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))
-    runner, task, dlq = await run_projection(kafka_bootstrap, database, group=f"test-{tenant}")
-    try:
-        await eventually(lambda: caught_up(runner, kafka_bootstrap, (GOALS,)), timeout=30)
-    finally:
-        await stop_projection(runner, task, dlq)
+    await project_everything(kafka_bootstrap, database, group=f"test-{tenant}")
     shown = dashboard(database, tenant, employee)
     assert [(g["goal_id"], g["version"]) for g in shown["performance_goals"]] == [(str(goal_id), 1)]
     assert shown["counts"]["performance_goals"] == 1
@@ -144,11 +156,7 @@ async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_
     application = GoalsApplication(url)
     goal_ids = {set_goal(application, tenant, employees[n % len(employees)]) for n in range(400)}
     producer = await started_producer(kafka_bootstrap)
-    relay = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
-    relay_task = asyncio.create_task(relay.run(producer))
-    await eventually(lambda: relay.state.position == 400, timeout=30)
-    relay_task.cancel()
-    await asyncio.gather(relay_task, return_exceptions=True)
+    await relay_until(application, url, producer, position=400)
     await producer.stop()
 
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))
@@ -159,11 +167,7 @@ async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_
     applied_before_restart = _count_goals(database, tenant)
     assert applied_before_restart < 400, "the first run stopped mid-stream"
 
-    second = await run_projection(kafka_bootstrap, database, group, batch_size=20)
-    try:
-        await eventually(lambda: caught_up(second[0], kafka_bootstrap, (GOALS,)), timeout=60)
-    finally:
-        await stop_projection(*second)
+    await project_everything(kafka_bootstrap, database, group, batch_size=20)
     assert _count_goals(database, tenant) == 400
     with database.reading() as cursor:
         cursor.execute(
@@ -189,19 +193,11 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_stre
     await (await producer.send(GOALS, value=b"{garbage", key=poison_key, headers=[("ce_type", b"tandem.goal.set.v1")]))
     application = GoalsApplication(url)
     goal_id = set_goal(application, tenant, employee)
-    relay = relay_for(application, lambda: RelayStorage.for_database(url, "goals"))
-    relay_task = asyncio.create_task(relay.run(producer))
-    await eventually(lambda: relay.state.position == 1)
-    relay_task.cancel()
-    await asyncio.gather(relay_task, return_exceptions=True)
+    await relay_until(application, url, producer, position=1)
     await producer.stop()
 
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))
-    runner, task, dlq = await run_projection(kafka_bootstrap, database, group=f"test-{tenant}")
-    try:
-        await eventually(lambda: caught_up(runner, kafka_bootstrap, (GOALS,)), timeout=30)
-    finally:
-        await stop_projection(runner, task, dlq)
+    await project_everything(kafka_bootstrap, database, group=f"test-{tenant}")
     assert [g["goal_id"] for g in dashboard(database, tenant, employee)["performance_goals"]] == [str(goal_id)]
     database.close()
 

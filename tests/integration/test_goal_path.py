@@ -10,19 +10,8 @@ from tandem_goals.main import GoalsSettings
 from tandem_goals.main import build_service as build_goals
 from tandem_projections.main import ProjectionsSettings
 from tandem_projections.main import build_service as build_projections
+from tests.examples import conversion_goal
 from tests.support import eventually, read_topic, running
-
-
-def performance_goal(employee_id: str) -> dict:
-    return {
-        "employee_id": employee_id,
-        "kind": "performance",
-        "cycle": "2026",
-        "title": "Increase new client conversions by 15%",
-        "start_date": "2026-01-01",
-        "due_date": "2026-12-31",
-        "kpi": {"name": "conversions", "unit": "percent", "baseline": "10", "target": "15", "direction": "increase"},
-    }
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -44,7 +33,7 @@ async def test_a_goal_posted_over_http_appears_in_the_dashboard(kafka_bootstrap,
         )
     )
     async with running(goals.http) as goals_api, running(projections.http) as dashboard_api:
-        posted = await goals_api.post("/v1/goals", json=performance_goal(employee), headers={"X-Tenant-ID": tenant})
+        posted = await goals_api.post("/v1/goals", json=conversion_goal(employee), headers={"X-Tenant-ID": tenant})
         assert posted.status_code == 201
         goal_id = posted.json()["goal_id"]
 

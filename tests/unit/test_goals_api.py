@@ -7,17 +7,9 @@ from fastapi.testclient import TestClient
 
 from tandem_goals.main import GoalsSettings, build_service
 from tandem_goals.outbound import to_integration_event
+from tests.examples import conversion_goal
 
-PERFORMANCE = {
-    "employee_id": "e-1",
-    "kind": "performance",
-    "cycle": "2026",
-    "title": "Increase new client conversions by 15%",
-    "start_date": "2026-01-01",
-    "due_date": "2026-12-31",
-    "kpi": {"name": "conversions", "unit": "percent", "baseline": "10", "target": "15", "direction": "increase"},
-}
-
+PERFORMANCE = conversion_goal("e-1")
 
 @pytest.fixture
 def service():

@@ -6,6 +6,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+
+from tandem_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +69,9 @@ class Supervisor:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks.values(), timeout=timeout)
+
+
+def serve(service: str, settings: ServiceSettings, build_http: Callable[[], Any]) -> None:
+    """Log, build the service's HTTP app and serve it until SIGTERM or SIGINT, then shut down gracefully."""
+    configure_logging(service, settings.log_level)
+    uvicorn.run(build_http(), host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10)

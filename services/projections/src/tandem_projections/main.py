@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from pydantic_settings import SettingsConfigDict
@@ -18,7 +17,7 @@ from tandem_runtime.http import install_operational_routes
 from tandem_runtime.kafka import make_producer
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.projection import ProjectionRunner, ProjectionStore
-from tandem_runtime.service import Supervisor, configure_logging
+from tandem_runtime.service import Supervisor, serve
 from tandem_runtime.settings import ServiceSettings
 from tandem_runtime.topics import ensure_topics
 
@@ -98,9 +97,7 @@ def build_service(settings: ProjectionsSettings) -> ProjectionsService:
 def main() -> None:
     """Run the projections service (``tandem-projections``)."""
     settings = ProjectionsSettings()
-    configure_logging("projections", settings.log_level)
-    service = build_service(settings)
-    uvicorn.run(service.http, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10)
+    serve("projections", settings, lambda: build_service(settings).http)
 
 
 if __name__ == "__main__":
