@@ -13,3 +13,19 @@ CONVERSION_GOAL = {
 def conversion_goal(employee_id: str = "e-1") -> dict:
     """A performance goal with a KPI, for ``employee_id``."""
     return {"employee_id": employee_id, **CONVERSION_GOAL}
+
+
+def employee(employee_id: str, manager_id: str | None = None, tenant_id: str = "demo", **fields):
+    """An ``EmployeeUpserted`` for seeding a directory replica."""
+    from datetime import UTC, datetime
+
+    from tandem_contracts.directory import EmployeeUpserted
+
+    return EmployeeUpserted(
+        tenant_id=tenant_id,
+        employee_id=employee_id,
+        occurred_at=datetime.now(UTC),
+        display_name=fields.pop("display_name", employee_id),
+        manager_id=manager_id,
+        **fields,
+    )

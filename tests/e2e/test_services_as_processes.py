@@ -78,6 +78,8 @@ def test_a_goal_posted_to_the_goals_service_is_on_the_dashboard_within_two_secon
         "skill": "cloud infrastructure",
         "activity_targets": {"certifications": ["AWS Certified Cloud Practitioner"]},
     }
+    hired = httpx.put(f"{urls['goals']}/v1/directory/employees/{employee}", json={"display_name": "Sam Engineer"})
+    assert hired.status_code == 202
     posted = httpx.post(f"{urls['goals']}/v1/goals", json=body)
     assert posted.status_code == 201
     accepted = time.monotonic()

@@ -10,16 +10,18 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tandem_goals.application import GoalsApplication, SetGoal
+from tandem_goals.application import GoalsApplication, GoalTemplate, SetGoal
 from tandem_goals.domain import GoalKind, Kpi, KpiDirection
 from tandem_goals.outbound import SOURCE, to_integration_event
 from tandem_projections.alignment import AlignmentReadModel, employee_dashboard
 from tandem_runtime.database import SQLiteDatabase
+from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext
 from tandem_runtime.kafka import make_producer
 from tandem_runtime.outbox import OutboxRelay, RelayStorage
 from tandem_runtime.projection import ProjectionRunner, ProjectionStore
 from tandem_runtime.topics import DEAD_LETTER, GOALS
+from tests.examples import employee
 from tests.support import caught_up, eventually, read_topic
 
 
@@ -46,24 +48,24 @@ class CrashBeforeSavingPosition(RelayStorage):
         self.inner.close()
 
 
+def goals_application(url: str, tenant: str, employees: list[str]) -> GoalsApplication:
+    directory = Directory(SQLiteDatabase(":memory:"))
+    directory.record(*(employee(e, tenant_id=tenant) for e in employees))
+    return GoalsApplication(url, directory)
+
+
 def set_goal(application: GoalsApplication, tenant: str, employee: str) -> uuid.UUID:
     goal_id = uuid.uuid4()
-    application.set_goal(
-        SetGoal(
-            goal_id=goal_id,
-            tenant_id=tenant,
-            owner_id=employee,
-            set_by="m-1",
-            kind=GoalKind.PERFORMANCE,
-            cycle="2026",
-            title=f"Goal {goal_id.hex[:6]}",
-            description="",
-            start_date=date(2026, 1, 1),
-            due_date=date(2026, 12, 31),
-            kpi=Kpi("conversions", "percent", 10, 15, KpiDirection.INCREASE),
-        ),
-        CommandContext.issued_by("m-1"),
+    template = GoalTemplate(
+        kind=GoalKind.PERFORMANCE,
+        cycle="2026",
+        title=f"Goal {goal_id.hex[:6]}",
+        description="",
+        start_date=date(2026, 1, 1),
+        due_date=date(2026, 12, 31),
+        kpi=Kpi("conversions", "percent", 10, 15, KpiDirection.INCREASE),
     )
+    application.set_goal(SetGoal(tenant, employee, "m-1", template, goal_id=goal_id), CommandContext.issued_by("m-1"))
     return goal_id
 
 
@@ -125,7 +127,7 @@ async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_
 ):
     url = f"sqlite:///{tmp_path}/goals.db"
     tenant, employee = f"t-{uuid.uuid4().hex[:8]}", "e-1"
-    application = GoalsApplication(url)
+    application = goals_application(url, tenant, [employee])
     goal_id = set_goal(application, tenant, employee)
     producer = await started_producer(kafka_bootstrap)
     try:
@@ -153,7 +155,7 @@ async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_
     url = f"sqlite:///{tmp_path}/goals.db"
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     employees = [f"e-{n}" for n in range(40)]
-    application = GoalsApplication(url)
+    application = goals_application(url, tenant, employees)
     goal_ids = {set_goal(application, tenant, employees[n % len(employees)]) for n in range(400)}
     producer = await started_producer(kafka_bootstrap)
     await relay_until(application, url, producer, position=400)
@@ -191,7 +193,7 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_stre
     producer = await started_producer(kafka_bootstrap)
     poison_key = f"{tenant}:{employee}".encode()
     await (await producer.send(GOALS, value=b"{garbage", key=poison_key, headers=[("ce_type", b"tandem.goal.set.v1")]))
-    application = GoalsApplication(url)
+    application = goals_application(url, tenant, [employee])
     goal_id = set_goal(application, tenant, employee)
     await relay_until(application, url, producer, position=1)
     await producer.stop()

@@ -33,6 +33,12 @@ async def test_a_goal_posted_over_http_appears_in_the_dashboard(kafka_bootstrap,
         )
     )
     async with running(goals.http) as goals_api, running(projections.http) as dashboard_api:
+        hired = await goals_api.put(
+            f"/v1/directory/employees/{employee}",
+            json={"display_name": "Ben Rep", "department": "Sales"},
+            headers={"X-Tenant-ID": tenant},
+        )
+        assert hired.status_code == 202
         posted = await goals_api.post("/v1/goals", json=conversion_goal(employee), headers={"X-Tenant-ID": tenant})
         assert posted.status_code == 201
         goal_id = posted.json()["goal_id"]
@@ -50,6 +56,8 @@ async def test_a_goal_posted_over_http_appears_in_the_dashboard(kafka_bootstrap,
         assert (await dashboard_api.get("/health/ready")).status_code == 200
         assert (await goals_api.get("/health/ready")).status_code == 200
 
+    directory = [m for m in await read_topic(kafka_bootstrap, "tandem.directory.v1") if m.key == f"{tenant}:{employee}".encode()]
+    assert [dict(m.headers)["ce_type"] for m in directory] == [b"tandem.employee.upserted.v1"]
     published = [m for m in await read_topic(kafka_bootstrap, "tandem.goals.v1") if m.key == f"{tenant}:{employee}".encode()]
     [message] = published
     headers = dict(message.headers)

@@ -14,6 +14,7 @@ GOAL = GoalSet(
     employee_id="e-1",
     occurred_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
     version=1,
+    actor="m-1",
     goal_id=uuid4(),
     kind="performance",
     status="active",

@@ -7,13 +7,25 @@ from fastapi.testclient import TestClient
 
 from tandem_goals.main import GoalsSettings, build_service
 from tandem_goals.outbound import to_integration_event
-from tests.examples import conversion_goal
+from tests.examples import conversion_goal, employee
 
 PERFORMANCE = conversion_goal("e-1")
 
+def published(service):
+    """The contract events the relay would publish, in order."""
+    application = service.application
+    notifications = application.recorder.select_notifications(start=None, limit=1000)
+    events = (to_integration_event(application.mapper.to_domain_event(n)) for n in notifications)
+    return [event for event in events if event is not None]
+
+
 @pytest.fixture
 def service():
-    return build_service(GoalsSettings(database_url="memory:"))
+    built = build_service(GoalsSettings(database_url="memory:"))
+    built.directory.record(
+        *(employee(e, tenant_id=t) for t in ("demo", "acme", "globex") for e in ("e-1", "e-2", "m-1"))
+    )
+    return built
 
 
 @pytest.fixture
@@ -80,7 +92,8 @@ def test_a_retried_request_with_the_same_idempotency_key_sets_one_goal(client, s
     second = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "retry-1"})
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["goal_id"] == second.json()["goal_id"]
-    assert len(service.application.recorder.select_notifications(start=None, limit=10)) == 1
+    assert second.headers["idempotent-replayed"] == "true"
+    assert len(published(service)) == 1
 
 
 def test_an_idempotency_key_reused_for_a_different_goal_is_422(client):
@@ -120,9 +133,7 @@ def test_the_published_goal_set_carries_the_full_goal_and_who_asked(client, serv
         "/v1/goals", json=body, headers={"X-Tenant-ID": "acme", "X-Correlation-ID": "corr-1", "Idempotency-Key": "req-1"}
     )
     assert response.status_code == 201
-    [notification] = service.application.recorder.select_notifications(start=None, limit=10)
-    domain_event = service.application.mapper.to_domain_event(notification)
-    event = to_integration_event(domain_event)
+    [event] = published(service)
     assert event.partition_key == "acme:e-1"
     assert event.capacity.budget.amount == 1200 and event.activity_targets.certifications == ("Advanced Negotiation",)
     assert event.cadence == "monthly" and event.set_by == "m-1"

@@ -23,6 +23,7 @@ def goal_set(employee_id="e-1", kind="performance", version=1, goal_id=None, tit
         employee_id=employee_id,
         occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
         version=version,
+        actor="m-1",
         goal_id=goal_id or uuid4(),
         kind=kind,
         status="active",

@@ -28,7 +28,6 @@ class IntegrationEvent(BaseModel):
         min_length=1, max_length=128, description="The employee the event is about; half of the partition key."
     )
     occurred_at: datetime = Field(description="When the fact happened (UTC, ISO 8601).")
-    version: int = Field(ge=1, description="The version of the aggregate after this event.")
 
     @property
     def partition_key(self) -> str:
@@ -44,3 +43,10 @@ class IntegrationEvent(BaseModel):
     def subject(self) -> str:
         """The CloudEvents ``subject``: the kind and id of the aggregate, e.g. ``goals/3f2c…``."""
         return f"{self.subject_kind}/{self.subject_id}"
+
+
+class AggregateEvent(IntegrationEvent):
+    """An event recorded by one of Tandem's own event-sourced services: it has a version and an actor."""
+
+    version: int = Field(ge=1, description="The version of the aggregate after this event.")
+    actor: str = Field(min_length=1, description="Who did it: the employee or system that issued the command.")

@@ -142,7 +142,7 @@ def encode(
         time=event.occurred_at,
         tenant_id=event.tenant_id,
         partition_key=event.partition_key,
-        sequence=event.version,
+        sequence=getattr(event, "version", None),
         actor=actor,
         correlation_id=correlation_id,
         causation_id=causation_id,

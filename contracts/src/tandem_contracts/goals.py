@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.base import AggregateEvent
 
 GOALS_TOPIC = "tandem.goals.v1"
 
@@ -33,6 +33,28 @@ class Cadence(StrEnum):
     BIWEEKLY = "biweekly"
     MONTHLY = "monthly"
     QUARTERLY = "quarterly"
+
+
+class GoalLevel(StrEnum):
+    """Where a goal sits in the cascade: organisation → team → individual."""
+
+    ORGANISATION = "organisation"
+    TEAM = "team"
+    INDIVIDUAL = "individual"
+
+
+class LinkRationale(StrEnum):
+    """Why a development goal serves a performance goal: the seed's two alignment approaches."""
+
+    CAPABILITY_GAP = "capability_gap"
+    FUTURE_ROLE = "future_role"
+
+
+class GoalOutcome(StrEnum):
+    ACHIEVED = "achieved"
+    PARTIALLY_ACHIEVED = "partially_achieved"
+    MISSED = "missed"
+    ABANDONED = "abandoned"
 
 
 class KpiDirection(StrEnum):
@@ -84,15 +106,21 @@ class Capacity(_Part):
     mentor_id: str | None = None
 
 
-class GoalSet(IntegrationEvent):
-    """A goal was set: a SMART performance goal with a KPI, or a development goal with its targets."""
+class GoalEvent(AggregateEvent):
+    """An event of one goal's stream; ``employee_id`` is the goal's owner."""
 
-    event_type: ClassVar[str] = "tandem.goal.set.v1"
     topic: ClassVar[str] = GOALS_TOPIC
     subject_kind: ClassVar[str] = "goals"
     subject_field: ClassVar[str] = "goal_id"
 
     goal_id: UUID
+
+
+class GoalSet(GoalEvent):
+    """A goal was set: a SMART performance goal with a KPI, or a development goal with its targets."""
+
+    event_type: ClassVar[str] = "tandem.goal.set.v1"
+
     kind: GoalKind
     status: GoalStatus
     set_by: str = Field(min_length=1, description="Who set the goal (an employee id).")
@@ -103,8 +131,72 @@ class GoalSet(IntegrationEvent):
     due_date: date = Field(description="The Time-bound: when the goal is due.")
     cadence: Cadence
     parent_goal_id: UUID | None = Field(default=None, description="The Relevant: the goal this one cascades from.")
+    level: GoalLevel = Field(default=GoalLevel.INDIVIDUAL, description="Organisation, team or individual goal.")
     kpi: Kpi | None = Field(default=None, description="Performance goals only.")
     skill: str | None = Field(default=None, description="Development goals only: the skill the goal builds.")
     activity_targets: ActivityTargets | None = Field(default=None, description="Development goals only.")
     behavioural_target: BehaviouralTarget | None = Field(default=None, description="Development goals only.")
     capacity: Capacity | None = Field(default=None, description="Development goals only.")
+
+
+class GoalChanges(_Part):
+    """The revisable parts of a goal. In a revision, only the fields listed in ``changed_fields`` count."""
+
+    title: str | None = None
+    description: str | None = None
+    start_date: date | None = None
+    due_date: date | None = None
+    cadence: Cadence | None = None
+    parent_goal_id: UUID | None = None
+    level: GoalLevel | None = None
+    status: GoalStatus | None = None
+    kpi: Kpi | None = None
+    skill: str | None = None
+    activity_targets: ActivityTargets | None = None
+    behavioural_target: BehaviouralTarget | None = None
+    capacity: Capacity | None = None
+
+
+class GoalRevised(GoalEvent):
+    """A goal was revised, with the reason; ``previous`` keeps what the changed fields were, so history stays."""
+
+    event_type: ClassVar[str] = "tandem.goal.revised.v1"
+
+    reason: str = Field(min_length=1, max_length=2000)
+    changed_fields: tuple[str, ...] = Field(description="Names of the fields of ``changes`` that changed.")
+    changes: GoalChanges
+    previous: GoalChanges
+
+
+class GoalLinked(GoalEvent):
+    """A development goal (``goal_id``) was aligned to a performance goal, with the reason why."""
+
+    event_type: ClassVar[str] = "tandem.goal.linked.v1"
+
+    link_id: UUID
+    performance_goal_id: UUID
+    performance_goal_owner_id: str
+    rationale: LinkRationale
+    skill: str | None = Field(default=None, description="capability_gap: the skill that is missing.")
+    evidence: str | None = Field(default=None, description="capability_gap: the evidence of the shortfall.")
+    future_role: str | None = Field(default=None, description="future_role: the role or strategic need it prepares for.")
+
+
+class GoalUnlinked(GoalEvent):
+    """A development goal's alignment to a performance goal was removed."""
+
+    event_type: ClassVar[str] = "tandem.goal.unlinked.v1"
+
+    link_id: UUID
+    performance_goal_id: UUID
+    reason: str = ""
+
+
+class GoalClosed(GoalEvent):
+    """A goal was closed with its outcome; a closed goal never changes again."""
+
+    event_type: ClassVar[str] = "tandem.goal.closed.v1"
+
+    outcome: GoalOutcome
+    final_value: Decimal | None = Field(default=None, description="The KPI's final value (performance goals).")
+    note: str = ""

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from tandem_contracts.base import IntegrationEvent
-from tandem_contracts.goals import GoalSet
+from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
+from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
 
-EVENT_TYPES: dict[str, type[IntegrationEvent]] = {model.event_type: model for model in (GoalSet,)}
+EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
+    model.event_type: model
+    for model in (GoalSet, GoalRevised, GoalLinked, GoalUnlinked, GoalClosed, EmployeeUpserted, EmployeeDeparted)
+}

@@ -6,15 +6,17 @@ stores, so the outbox relay can put them in the envelope, and it wakes the relay
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, Recording
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from tandem_runtime.database import DatabaseURL
+from tandem_runtime.idempotency import IdempotentRequest, RequestKey
 from tandem_runtime.transcodings import transcodings_for
 
 _CONTEXT_KEY = "command_context"
@@ -28,7 +30,6 @@ class CommandContext:
     correlation_id: str
     causation_id: str
     traceparent: str | None = None
-    request_digest: str | None = None
 
     @classmethod
     def issued_by(
@@ -37,31 +38,33 @@ class CommandContext:
         correlation_id: str | None = None,
         causation_id: str | None = None,
         traceparent: str | None = None,
-        request_digest: str | None = None,
     ) -> CommandContext:
-        """A context for a new command; a request without a correlation id starts a new correlation.
-
-        ``request_digest`` fingerprints the request behind an idempotency key, so a key reused for a
-        different request can be told from a retry.
-        """
+        """A context for a new command; a request without a correlation id starts a new correlation."""
         correlation = correlation_id or str(uuid4())
         return cls(
             actor=actor,
             correlation_id=correlation,
             causation_id=causation_id or correlation,
             traceparent=traceparent,
-            request_digest=request_digest,
         )
-
-
-class IdempotencyKeyReused(ValueError):
-    """An idempotency key sent again with a different request."""
 
 
 def context_of(domain_event: object) -> CommandContext | None:
     """The command context recorded with a stored domain event, if any."""
     recorded = vars(domain_event).get(_CONTEXT_KEY)
     return CommandContext(**recorded) if recorded else None
+
+
+class ConcurrentChange(RuntimeError):
+    """Two commands changed the same aggregate at once; the later one should be retried."""
+
+
+@dataclass(frozen=True)
+class Executed:
+    """What a command did: its outcome, and whether it was the replay of an earlier identical request."""
+
+    outcome: dict[str, Any]
+    replayed: bool
 
 
 class TandemApplication(Application[UUID]):
@@ -90,12 +93,45 @@ class TandemApplication(Application[UUID]):
         """Store the aggregates' pending events, each stamped with the command context."""
         return super().save(*objs, command_context=context, **kwargs)
 
-    def check_retry(self, aggregate_id: UUID, context: CommandContext) -> None:
-        """Refuse a "retry" whose request differs from the one that created ``aggregate_id``."""
-        first = next(iter(self.events.get(aggregate_id, lte=1)), None)
-        recorded = context_of(first) if first is not None else None
-        if recorded and recorded.request_digest and context.request_digest != recorded.request_digest:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    def execute(
+        self,
+        decide: Callable[[], tuple[Sequence[Aggregate], dict[str, Any]]],
+        *,
+        context: CommandContext,
+        request_key: RequestKey | None = None,
+    ) -> Executed:
+        """Run a command: ``decide`` loads aggregates, calls their methods and says the outcome; then save.
+
+        With a ``request_key``, a retry replays the first outcome and changes nothing. A concurrent
+        change to the same aggregates raises ``ConcurrentChange`` rather than losing either write.
+        """
+        if request_key is not None:
+            replayed = self._replay(request_key)
+            if replayed is not None:
+                return Executed(replayed, replayed=True)
+        aggregates, outcome = decide()
+        remembered = (
+            [IdempotentRequest(record_id=request_key.record_id, digest=request_key.digest, outcome=outcome)]
+            if request_key is not None
+            else []
+        )
+        try:
+            self.save(*aggregates, *remembered, context=context)
+        except IntegrityError:
+            if request_key is not None:
+                replayed = self._replay(request_key)
+                if replayed is not None:
+                    return Executed(replayed, replayed=True)
+            raise ConcurrentChange("another request changed the same records at the same moment; retry") from None
+        return Executed(outcome, replayed=False)
+
+    def _replay(self, request_key: RequestKey) -> dict[str, Any] | None:
+        try:
+            record = self.repository.get(request_key.record_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotentRequest)
+        return record.replay(request_key)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         context = processing_event.saved_kwargs.pop("command_context", None)

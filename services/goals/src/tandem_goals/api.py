@@ -2,54 +2,175 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Annotated, Literal
-from uuid import UUID, NAMESPACE_URL, uuid4, uuid5
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts import goals as contract
 from tandem_goals import domain
-from tandem_goals.application import GoalNotFound, GoalsApplication, SetGoal
-from tandem_runtime.eventstore import CommandContext, IdempotencyKeyReused
+from tandem_goals.application import (
+    MAX_CASCADE,
+    CascadeGoal,
+    CloseGoal,
+    GoalNotFound,
+    GoalsApplication,
+    GoalTemplate,
+    LinkGoals,
+    ReviseGoal,
+    SetGoal,
+    StaleVersion,
+    UnlinkGoals,
+)
+from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed
 from tandem_runtime.http import RequestRefused, request_digest
+from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
 
-_IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:goals:idempotency")
-
-TenantHeader = Annotated[str | None, Header(alias="X-Tenant-ID", max_length=64)]
+TenantHeader = Annotated[
+    str | None, Header(alias="X-Tenant-ID", max_length=64, description="The organisation; defaults to the service's default tenant.")
+]
+ActorHeader = Annotated[
+    str | None, Header(alias="X-Actor-ID", max_length=128, description="Who issues the command; defaults to the goal's owner.")
+]
 CorrelationHeader = Annotated[str | None, Header(alias="X-Correlation-ID", max_length=128)]
 TraceparentHeader = Annotated[str | None, Header(alias="traceparent", max_length=128)]
-IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Makes a retried request one effect: the retry gets the first answer again.",
+    ),
+]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(alias="If-Match", max_length=40, description='The version you read (the ETag, e.g. "3"); 409 if the goal moved on.'),
+]
+GoalIdPath = Annotated[str, Path(description="The goal's id.")]
 
 
-class SetGoalRequest(BaseModel):
-    """A goal to set. Performance goals carry a ``kpi``; development goals a ``skill`` and targets."""
+# --- request bodies -------------------------------------------------------------------------------------
 
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    employee_id: str = Field(min_length=1, max_length=128, description="The goal's owner.")
+
+class GoalFields(_Body):
+    """What a goal aims at. Performance goals carry a ``kpi``; development goals a ``skill`` and targets."""
+
     kind: contract.GoalKind
     cycle: str = Field(min_length=1, max_length=32, examples=["2026"])
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=4000)
+    title: str = Field(min_length=1, max_length=200, examples=["Increase new client conversions by 15%"])
+    description: str = Field(default="", max_length=4000, description="The Specific: what exactly is to be achieved.")
     start_date: date
-    due_date: date
+    due_date: date = Field(description="The Time-bound.")
     cadence: contract.Cadence | None = Field(
-        default=None, description="Defaults to weekly for performance goals, monthly for development goals."
+        default=None,
+        description="Check-in rhythm: weekly (default) or biweekly for performance goals; monthly (default) or"
+        " quarterly for development goals.",
     )
+    level: contract.GoalLevel = Field(default=contract.GoalLevel.INDIVIDUAL, description="Place in the cascade.")
+    kpi: contract.Kpi | None = Field(default=None, description="Performance goals: the Measurable.")
+    skill: str | None = Field(default=None, min_length=1, max_length=200, description="Development goals: the skill it builds.")
+    activity_targets: contract.ActivityTargets | None = None
+    behavioural_target: contract.BehaviouralTarget | None = None
+    capacity: contract.Capacity | None = Field(
+        default=None, description="Development goals: hours per month set aside (counted against the owner's limit), budget, mentor."
+    )
+    status: Literal["draft", "active"] = "active"
+
+
+class SetGoalRequest(GoalFields):
+    """A goal to set for one employee."""
+
+    employee_id: str = Field(min_length=1, max_length=128, description="The goal's owner; must be in the directory.")
+    parent_goal_id: UUID | None = Field(default=None, description="The goal this one cascades from (the Relevant).")
+    set_by: str | None = Field(default=None, min_length=1, max_length=128, description="Defaults to X-Actor-ID, then the owner.")
+
+
+class KpiChange(_Body):
+    """The parts of the KPI to change; the rest stays. A new target is kept in the goal's target history."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    unit: str | None = Field(default=None, min_length=1, max_length=40)
+    baseline: Decimal | None = None
+    target: Decimal | None = None
+    direction: contract.KpiDirection | None = None
+    weight: Decimal | None = Field(default=None, ge=0, le=100)
+
+
+class ReviseGoalRequest(_Body):
+    """The fields to change, and why. Fields left out stay as they are; send null to clear an optional one."""
+
+    reason: str = Field(min_length=1, max_length=2000, examples=["Market shrank; target reset with the sales director"])
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    start_date: date | None = None
+    due_date: date | None = None
+    cadence: contract.Cadence | None = None
     parent_goal_id: UUID | None = None
-    kpi: contract.Kpi | None = None
+    level: contract.GoalLevel | None = None
+    status: Literal["active"] | None = Field(default=None, description="Activate a draft goal.")
+    kpi: KpiChange | None = None
     skill: str | None = Field(default=None, min_length=1, max_length=200)
     activity_targets: contract.ActivityTargets | None = None
     behavioural_target: contract.BehaviouralTarget | None = None
     capacity: contract.Capacity | None = None
-    status: Literal["draft", "active"] = "active"
-    set_by: str | None = Field(default=None, min_length=1, max_length=128, description="Defaults to the owner.")
 
 
-class GoalResponse(BaseModel):
+class LinkRequest(_Body):
+    """Align this development goal to the performance goal it serves, with the reason."""
+
+    performance_goal_id: UUID
+    rationale: contract.LinkRationale
+    skill: str | None = Field(default=None, max_length=200, description="capability_gap: the missing skill (defaults to the goal's skill).")
+    evidence: str | None = Field(default=None, max_length=2000, description="capability_gap: the evidence of the shortfall.")
+    future_role: str | None = Field(default=None, max_length=200, description="future_role: the role or strategic need.")
+
+
+class CloseRequest(_Body):
+    outcome: contract.GoalOutcome
+    final_value: Decimal | None = Field(default=None, description="Performance goals: the KPI's final value (not needed when abandoned).")
+    note: str = Field(default="", max_length=2000)
+
+
+class CascadeRequest(_Body):
+    """One goal for many employees, each a child of ``parent_goal_id``: name them, or a manager whose team gets it."""
+
+    parent_goal_id: UUID
+    goal: GoalFields
+    employee_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list, max_length=MAX_CASCADE)
+    manager_id: str | None = Field(default=None, min_length=1, max_length=128)
+    include_indirect_reports: bool = Field(default=False, description="With manager_id: the whole team below, not only direct reports.")
+    set_by: str | None = Field(default=None, min_length=1, max_length=128, description="Defaults to X-Actor-ID, then the parent goal's owner.")
+
+
+# --- responses ------------------------------------------------------------------------------------------
+
+class LinkView(BaseModel):
+    link_id: UUID
+    performance_goal_id: UUID
+    performance_goal_owner_id: str
+    rationale: str
+    skill: str | None
+    evidence: str | None
+    future_role: str | None
+
+
+class TargetChangeView(BaseModel):
+    at: datetime
+    previous_target: Decimal
+    target: Decimal
+    reason: str
+
+
+class GoalView(BaseModel):
     goal_id: UUID
     version: int
     tenant_id: str
@@ -57,6 +178,7 @@ class GoalResponse(BaseModel):
     set_by: str
     kind: str
     status: str
+    level: str
     cycle: str
     title: str
     description: str
@@ -69,15 +191,40 @@ class GoalResponse(BaseModel):
     activity_targets: contract.ActivityTargets | None
     behavioural_target: contract.BehaviouralTarget | None
     capacity: contract.Capacity | None
+    links: list[LinkView]
+    target_history: list[TargetChangeView]
+    revisions: int
+    outcome: str | None
+    final_value: Decimal | None
     set_at: datetime
+    closed_at: datetime | None
 
 
-def _plain(value: object) -> dict[str, object] | None:
+class CascadedGoal(BaseModel):
+    goal_id: UUID
+    employee_id: str
+
+
+class CascadeView(BaseModel):
+    parent_goal_id: UUID
+    count: int
+    goals: list[CascadedGoal]
+
+
+class WorkPlanView(BaseModel):
+    employee_id: str
+    committed_hours_per_month: Decimal
+    limit_hours_per_month: Decimal
+    available_hours_per_month: Decimal
+    goals: dict[str, Decimal]
+
+
+def _plain(value: object) -> Any:
     return None if value is None else asdict(value)  # type: ignore[call-overload]
 
 
-def _goal_response(goal: domain.Goal) -> GoalResponse:
-    return GoalResponse(
+def goal_view(goal: domain.Goal) -> GoalView:
+    return GoalView(
         goal_id=goal.id,
         version=goal.version,
         tenant_id=goal.tenant_id,
@@ -85,6 +232,7 @@ def _goal_response(goal: domain.Goal) -> GoalResponse:
         set_by=goal.set_by,
         kind=goal.kind.value,
         status=goal.status.value,
+        level=goal.level.value,
         cycle=goal.cycle,
         title=goal.title,
         description=goal.description,
@@ -97,102 +245,307 @@ def _goal_response(goal: domain.Goal) -> GoalResponse:
         activity_targets=_plain(goal.activity_targets),
         behavioural_target=_plain(goal.behavioural_target),
         capacity=_plain(goal.capacity),
+        links=[LinkView(**asdict(link)) for link in goal.links.values()],
+        target_history=[TargetChangeView(**asdict(change)) for change in goal.target_history],
+        revisions=goal.revisions,
+        outcome=goal.outcome.value if goal.outcome else None,
+        final_value=goal.final_value,
         set_at=goal.set_at,
+        closed_at=goal.closed_at,
     )
 
 
-def _command(body: SetGoalRequest, tenant_id: str, goal_id: UUID) -> SetGoal:
-    capacity = body.capacity
-    return SetGoal(
-        goal_id=goal_id,
-        tenant_id=tenant_id,
-        owner_id=body.employee_id,
-        set_by=body.set_by or body.employee_id,
-        kind=domain.GoalKind(body.kind.value),
-        cycle=body.cycle,
-        title=body.title,
-        description=body.description,
-        start_date=body.start_date,
-        due_date=body.due_date,
-        cadence=domain.Cadence(body.cadence.value) if body.cadence else None,
-        parent_goal_id=body.parent_goal_id,
-        kpi=domain.Kpi(
-            name=body.kpi.name,
-            unit=body.kpi.unit,
-            baseline=body.kpi.baseline,
-            target=body.kpi.target,
-            direction=domain.KpiDirection(body.kpi.direction.value),
-            weight=body.kpi.weight,
-        )
-        if body.kpi
-        else None,
-        skill=body.skill,
-        activity_targets=domain.ActivityTargets(
-            training_hours=body.activity_targets.training_hours,
-            certifications=body.activity_targets.certifications,
-            mentorship_sessions=body.activity_targets.mentorship_sessions,
-        )
-        if body.activity_targets
-        else None,
-        behavioural_target=domain.BehaviouralTarget(
-            competency=body.behavioural_target.competency,
-            target_rating=body.behavioural_target.target_rating,
-            rating_scale_max=body.behavioural_target.rating_scale_max,
-        )
-        if body.behavioural_target
-        else None,
-        capacity=domain.Capacity(
-            hours_per_month=capacity.hours_per_month,
-            budget=domain.Budget(capacity.budget.amount, capacity.budget.currency) if capacity.budget else None,
-            mentor_id=capacity.mentor_id,
-        )
-        if capacity
-        else None,
-        status=domain.GoalStatus(body.status),
+# --- translation to commands ------------------------------------------------------------------------------
+
+def _kpi(kpi: contract.Kpi) -> domain.Kpi:
+    return domain.Kpi(kpi.name, kpi.unit, kpi.baseline, kpi.target, domain.KpiDirection(kpi.direction), kpi.weight)
+
+
+def _activity_targets(targets: contract.ActivityTargets) -> domain.ActivityTargets:
+    return domain.ActivityTargets(targets.training_hours, targets.certifications, targets.mentorship_sessions)
+
+
+def _behavioural_target(target: contract.BehaviouralTarget) -> domain.BehaviouralTarget:
+    return domain.BehaviouralTarget(target.competency, target.target_rating, target.rating_scale_max)
+
+
+def _capacity(capacity: contract.Capacity) -> domain.Capacity:
+    budget = domain.Budget(capacity.budget.amount, capacity.budget.currency) if capacity.budget else None
+    return domain.Capacity(capacity.hours_per_month, budget, capacity.mentor_id)
+
+
+_PARTS: dict[str, Callable[[Any], Any]] = {
+    "kpi": _kpi,
+    "activity_targets": _activity_targets,
+    "behavioural_target": _behavioural_target,
+    "capacity": _capacity,
+    "cadence": lambda value: domain.Cadence(value),
+    "level": lambda value: domain.GoalLevel(value),
+    "status": lambda value: domain.GoalStatus(value),
+}
+
+
+def _domain_value(name: str, value: Any) -> Any:
+    return None if value is None else _PARTS.get(name, lambda v: v)(value)
+
+
+def _template(fields: GoalFields) -> GoalTemplate:
+    return GoalTemplate(
+        kind=domain.GoalKind(fields.kind),
+        cycle=fields.cycle,
+        title=fields.title,
+        description=fields.description,
+        start_date=fields.start_date,
+        due_date=fields.due_date,
+        cadence=_domain_value("cadence", fields.cadence),
+        level=domain.GoalLevel(fields.level),
+        kpi=_domain_value("kpi", fields.kpi),
+        skill=fields.skill,
+        activity_targets=_domain_value("activity_targets", fields.activity_targets),
+        behavioural_target=_domain_value("behavioural_target", fields.behavioural_target),
+        capacity=_domain_value("capacity", fields.capacity),
+        status=domain.GoalStatus(fields.status),
     )
+
+
+def _revision_changes(body: ReviseGoalRequest, current: domain.Goal) -> dict[str, Any]:
+    changes = {name: _domain_value(name, getattr(body, name)) for name in body.model_fields_set if name not in ("reason", "kpi")}
+    if "kpi" in body.model_fields_set and body.kpi is not None:
+        patch = body.kpi.model_dump(exclude_unset=True)
+        if current.kpi is None:
+            raise RequestRefused(422, "a development goal has no KPI to change", field="kpi", rule="measure_fits_kind")
+        merged = {**asdict(current.kpi), **patch}
+        changes["kpi"] = domain.Kpi(**{**merged, "direction": domain.KpiDirection(merged["direction"])})
+    return changes
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise RequestRefused(422, 'If-Match takes the version from the ETag, e.g. "3"', field="If-Match", rule="version")
+    return int(text)
+
+
+# --- routes ---------------------------------------------------------------------------------------------
+
+class _Request:
+    """The headers every command shares, turned into a tenant, a context and an idempotency key."""
+
+    def __init__(self, default_tenant: str, tenant: str | None, actor: str | None, key: str | None,
+                 correlation_id: str | None, traceparent: str | None) -> None:
+        self.tenant_id = tenant or default_tenant
+        self.actor = actor
+        self.key = key
+        self.correlation_id = correlation_id
+        self.traceparent = traceparent
+
+    def context(self, actor: str) -> CommandContext:
+        return CommandContext.issued_by(self.actor or actor, self.correlation_id, self.key, self.traceparent)
+
+    def request_key(self, route: str, body: BaseModel | None) -> RequestKey | None:
+        if not self.key:
+            return None
+        digest = request_digest(body) if body is not None else ""
+        return RequestKey(self.tenant_id, self.key, f"{route}:{digest}")
 
 
 def goals_router(application: GoalsApplication, default_tenant: str) -> APIRouter:
     """The goal routes, bound to one application."""
     router = APIRouter(prefix="/v1", tags=["goals"])
 
-    @router.post("/goals", status_code=201, response_model=GoalResponse)
-    def set_goal(
-        body: SetGoalRequest,
-        response: Response,
-        tenant: TenantHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
-    ) -> GoalResponse:
-        """Set a goal. A retry with the same ``Idempotency-Key`` returns the goal it set, unchanged."""
-        tenant_id = tenant or default_tenant
-        goal_id = uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}:{idempotency_key}") if idempotency_key else uuid4()
-        command = _command(body, tenant_id, goal_id)
-        context = CommandContext.issued_by(
-            command.set_by, correlation_id, idempotency_key, traceparent, request_digest(body) if idempotency_key else None
-        )
+    def run(command: Callable[[], Executed]) -> Executed:
         try:
-            outcome = application.set_goal(command, context)
+            return command()
         except domain.GoalRuleBroken as broken:
             raise RequestRefused(422, broken.message, field=broken.field or None, rule=broken.rule or None) from None
         except IdempotencyKeyReused as reused:
             raise RequestRefused(422, str(reused), field="Idempotency-Key", rule="same_request_on_retry") from None
-        if outcome.replayed:
-            response.status_code = 200
-            response.headers["Idempotent-Replayed"] = "true"
-        response.headers["Location"] = f"/v1/goals/{outcome.goal.id}"
-        response.headers["ETag"] = f'"{outcome.goal.version}"'
-        return _goal_response(outcome.goal)
+        except GoalNotFound as missing:
+            raise RequestRefused(404, f"goal {missing} not found") from None
+        except StaleVersion as stale:
+            raise RequestRefused(409, str(stale), field="If-Match", rule="current_version") from None
+        except ConcurrentChange as clash:
+            raise RequestRefused(409, str(clash)) from None
 
-    @router.get("/goals/{goal_id}", response_model=GoalResponse)
-    def get_goal(goal_id: str, response: Response, tenant: TenantHeader = None) -> GoalResponse:
-        """A goal as it stands now; ``ETag`` is its version, for ``If-Match`` on later commands."""
+    def load(tenant_id: str, goal_id: str) -> domain.Goal:
         try:
-            goal = application.get_goal(tenant or default_tenant, UUID(goal_id))
+            return application.get_goal(tenant_id, UUID(goal_id))
         except (GoalNotFound, ValueError):
             raise RequestRefused(404, f"goal {goal_id} not found") from None
+
+    def _owner_of(tenant_id: str, goal_id: UUID) -> str:
+        try:
+            return application.get_goal(tenant_id, goal_id).owner_id
+        except GoalNotFound:
+            return "unknown"  # the command refuses the missing parent, naming the field
+
+    def answer(response: Response, executed: Executed, tenant_id: str, status: int = 201) -> GoalView:
+        goal = load(tenant_id, executed.outcome["goal_id"])
+        response.status_code = 200 if executed.replayed else status
+        if executed.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        response.headers["Location"] = f"/v1/goals/{goal.id}"
         response.headers["ETag"] = f'"{goal.version}"'
-        return _goal_response(goal)
+        return goal_view(goal)
+
+    @router.post("/goals", status_code=201, response_model=GoalView, summary="Set a goal")
+    def set_goal(
+        body: SetGoalRequest,
+        response: Response,
+        tenant: TenantHeader = None,
+        actor: ActorHeader = None,
+        idempotency_key: IdempotencyHeader = None,
+        correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> GoalView:
+        """Set a SMART goal for an employee in the directory. A development goal's ``capacity.hours_per_month``
+        counts against the owner's monthly development-hours limit."""
+        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
+        set_by = body.set_by or actor or body.employee_id
+        command = SetGoal(request.tenant_id, body.employee_id, set_by, _template(body), body.parent_goal_id)
+        executed = run(lambda: application.set_goal(command, request.context(set_by), request.request_key("set", body)))
+        return answer(response, executed, request.tenant_id)
+
+    @router.get("/goals/{goal_id}", response_model=GoalView, summary="Read a goal")
+    def get_goal(goal_id: GoalIdPath, response: Response, tenant: TenantHeader = None) -> GoalView:
+        """A goal as it stands now, with its links and target history. ``ETag`` is its version, for ``If-Match``."""
+        goal = load(tenant or default_tenant, goal_id)
+        response.headers["ETag"] = f'"{goal.version}"'
+        return goal_view(goal)
+
+    @router.post("/goals/{goal_id}/revisions", status_code=201, response_model=GoalView, summary="Revise a goal")
+    def revise_goal(
+        goal_id: GoalIdPath,
+        body: ReviseGoalRequest,
+        response: Response,
+        tenant: TenantHeader = None,
+        actor: ActorHeader = None,
+        if_match: IfMatchHeader = None,
+        idempotency_key: IdempotencyHeader = None,
+        correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> GoalView:
+        """Change what an open goal aims at, with a reason. KPI target changes stay in ``target_history``."""
+        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
+        current = load(request.tenant_id, goal_id)
+        who = actor or current.owner_id
+        command = ReviseGoal(
+            request.tenant_id, current.id, _revision_changes(body, current), body.reason, who, _expected_version(if_match)
+        )
+        route = f"revise:{current.id}"
+        executed = run(lambda: application.revise_goal(command, request.context(who), request.request_key(route, body)))
+        return answer(response, executed, request.tenant_id)
+
+    @router.post("/goals/{goal_id}/close", status_code=201, response_model=GoalView, summary="Close a goal")
+    def close_goal(
+        goal_id: GoalIdPath,
+        body: CloseRequest,
+        response: Response,
+        tenant: TenantHeader = None,
+        actor: ActorHeader = None,
+        if_match: IfMatchHeader = None,
+        idempotency_key: IdempotencyHeader = None,
+        correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> GoalView:
+        """Close a goal: achieved, partially achieved, missed or abandoned. A closed goal never changes again."""
+        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
+        current = load(request.tenant_id, goal_id)
+        who = actor or current.owner_id
+        command = CloseGoal(
+            request.tenant_id, current.id, domain.GoalOutcome(body.outcome), who, body.final_value, body.note,
+            _expected_version(if_match),
+        )
+        route = f"close:{current.id}"
+        executed = run(lambda: application.close_goal(command, request.context(who), request.request_key(route, body)))
+        return answer(response, executed, request.tenant_id)
+
+    @router.post("/goals/{goal_id}/links", status_code=201, response_model=GoalView, summary="Link a development goal to a performance goal")
+    def link_goals(
+        goal_id: GoalIdPath,
+        body: LinkRequest,
+        response: Response,
+        tenant: TenantHeader = None,
+        actor: ActorHeader = None,
+        if_match: IfMatchHeader = None,
+        idempotency_key: IdempotencyHeader = None,
+        correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> GoalView:
+        """Align the development goal ``goal_id`` to the performance goal it serves: a ``capability_gap`` (the
+        missing skill and the evidence) or a ``future_role``. Another employee's performance goal can be served
+        only if it is an organisation or team goal. The new link is in ``links``; its id in ``Link-ID``."""
+        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
+        current = load(request.tenant_id, goal_id)
+        who = actor or current.owner_id
+        command = LinkGoals(
+            request.tenant_id, current.id, body.performance_goal_id, domain.LinkRationale(body.rationale), who,
+            body.skill, body.evidence, body.future_role, _expected_version(if_match),
+        )
+        route = f"link:{current.id}"
+        executed = run(lambda: application.link_goals(command, request.context(who), request.request_key(route, body)))
+        response.headers["Link-ID"] = executed.outcome["link_id"]
+        return answer(response, executed, request.tenant_id)
+
+    @router.delete("/goals/{goal_id}/links/{link_id}", response_model=GoalView, summary="Remove a link")
+    def unlink_goals(
+        goal_id: GoalIdPath,
+        link_id: Annotated[UUID, Path()],
+        response: Response,
+        reason: Annotated[str, Query(max_length=2000)] = "",
+        tenant: TenantHeader = None,
+        actor: ActorHeader = None,
+        if_match: IfMatchHeader = None,
+        idempotency_key: IdempotencyHeader = None,
+        correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> GoalView:
+        """Remove a development goal's alignment to a performance goal."""
+        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
+        current = load(request.tenant_id, goal_id)
+        who = actor or current.owner_id
+        command = UnlinkGoals(request.tenant_id, current.id, link_id, who, reason, _expected_version(if_match))
+        route = f"unlink:{current.id}:{link_id}:{reason}"
+        executed = run(lambda: application.unlink_goals(command, request.context(who), request.request_key(route, None)))
+        return answer(response, executed, request.tenant_id, status=200)
+
+    @router.post("/goals:cascade", status_code=201, response_model=CascadeView, summary="Cascade one goal to many employees")
+    def cascade_goal(
+        body: CascadeRequest,
+        response: Response,
+        tenant: TenantHeader = None,
+        actor: ActorHeader = None,
+        idempotency_key: IdempotencyHeader = None,
+        correlation_id: CorrelationHeader = None,
+        traceparent: TraceparentHeader = None,
+    ) -> CascadeView:
+        """Set the same goal for many employees in one request, each a child of ``parent_goal_id``: the listed
+        ``employee_ids``, and/or the team of ``manager_id``. All or nothing: one refusal refuses the whole cascade."""
+        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
+        set_by = body.set_by or actor or _owner_of(request.tenant_id, body.parent_goal_id)
+        command = CascadeGoal(
+            request.tenant_id, body.parent_goal_id, set_by, _template(body.goal), tuple(body.employee_ids),
+            body.manager_id, body.include_indirect_reports,
+        )
+        executed = run(lambda: application.cascade_goal(command, request.context(set_by), request.request_key("cascade", body)))
+        response.status_code = 200 if executed.replayed else 201
+        if executed.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        goals = executed.outcome["goals"]
+        return CascadeView(parent_goal_id=executed.outcome["parent_goal_id"], count=len(goals), goals=goals)
+
+    @router.get("/employees/{employee_id}/work-plan", response_model=WorkPlanView, summary="Development hours of an employee")
+    def work_plan(employee_id: str, tenant: TenantHeader = None) -> WorkPlanView:
+        """The development hours per month an employee's open development goals set aside, against the limit."""
+        committed, limit, per_goal = application.work_plan(tenant or default_tenant, employee_id)
+        return WorkPlanView(
+            employee_id=employee_id,
+            committed_hours_per_month=committed,
+            limit_hours_per_month=limit,
+            available_hours_per_month=max(Decimal(0), limit - committed),
+            goals={str(goal_id): hours for goal_id, hours in per_goal.items()},
+        )
 
     return router

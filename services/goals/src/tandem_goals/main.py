@@ -6,18 +6,25 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePosixPath
 
 from fastapi import FastAPI
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from tandem_goals.api import goals_router
 from tandem_goals.application import GoalsApplication
+from tandem_goals.directory_api import directory_router
 from tandem_goals.outbound import SOURCE, to_integration_event
 from tandem_runtime.clock import Clock
+from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.directory import Directory, DirectoryReadModel
 from tandem_runtime.http import install_operational_routes
-from tandem_runtime.kafka import make_producer
+from tandem_runtime.kafka import DirectPublisher, make_producer
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.outbox import OutboxRelay, RelayStorage
+from tandem_runtime.projection import ProjectionRunner, ProjectionStore
 from tandem_runtime.service import Supervisor, serve
 from tandem_runtime.settings import ServiceSettings
 from tandem_runtime.topics import ensure_topics
@@ -30,7 +37,25 @@ class GoalsSettings(ServiceSettings):
 
     port: int = 8001
     database_url: str = "sqlite:///var/goals/events.db"
+    directory_database_url: str | None = Field(
+        default=None, description="The directory replica's store; defaults to beside the event store."
+    )
     relay_batch_size: int = 500
+    development_hours_limit: Decimal = Field(default=Decimal(20), description="Monthly development hours per employee.")
+    tenant_development_hours_limits: dict[str, Decimal] = Field(
+        default_factory=dict, description='Per-tenant limits as JSON, e.g. {"acme": 30}.'
+    )
+
+    def directory_url(self) -> str:
+        if self.directory_database_url:
+            return self.directory_database_url
+        parsed = DatabaseURL.parse(self.database_url)
+        if parsed.is_sqlite:
+            return f"sqlite:///{PurePosixPath(parsed.path).parent / 'directory.db'}"
+        return self.database_url
+
+    def hours_limit(self, tenant_id: str) -> Decimal:
+        return self.tenant_development_hours_limits.get(tenant_id, self.development_hours_limit)
 
 
 @dataclass
@@ -39,13 +64,19 @@ class GoalsService:
 
     http: FastAPI
     application: GoalsApplication
+    directory: Directory
     relay: OutboxRelay
     metrics: Metrics
 
 
 def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsService:
-    """Build the goals service: event store, outbox relay, HTTP API, health and metrics."""
-    application = GoalsApplication(settings.database_url, clock=clock)
+    """Build the goals service: event store, directory replica, outbox relay, HTTP API, health and metrics."""
+    clock = clock or Clock()
+    directory_database = SQLDatabase.connect(settings.directory_url())
+    directory = Directory(directory_database)
+    application = GoalsApplication(
+        settings.database_url, directory, clock=clock, development_hours_limit=settings.hours_limit
+    )
     metrics = Metrics("goals")
     relay = OutboxRelay(
         name="goals",
@@ -56,6 +87,13 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         metrics=metrics,
         batch_size=settings.relay_batch_size,
     )
+    directory_feed = ProjectionRunner(
+        store=ProjectionStore(directory_database, DirectoryReadModel()),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        metrics=metrics,
+        group_id="tandem.goals.directory",
+    )
+    publisher = DirectPublisher(source=f"{SOURCE}/directory")
     supervisor = Supervisor()
 
     @asynccontextmanager
@@ -64,13 +102,19 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
             await ensure_topics(settings.kafka_bootstrap_servers)
         producer = make_producer(settings.kafka_bootstrap_servers, client_id="tandem-goals")
         await producer.start()
+        publisher.attach(producer)
+        await directory_feed.start(producer)
         supervisor.spawn("outbox-relay", lambda: relay.run(producer))
+        supervisor.spawn("directory-feed", directory_feed.run)
         try:
             yield
         finally:
             await supervisor.shutdown()
+            await directory_feed.stop()
+            publisher.attach(None)
             await producer.stop()
             application.close()
+            directory_database.close()
 
     metrics.relay_lag.set_function(relay.lag)
 
@@ -78,17 +122,30 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         highest = await asyncio.to_thread(application.recorder.max_notification_id)
         return True, f"notification log at {highest or 0}"
 
+    async def directory_feed_runs() -> tuple[bool, str]:
+        return directory_feed.started, f"{len(directory_feed.assigned)} directory partitions assigned"
+
     http = FastAPI(
         title="Tandem goals",
         version="1",
-        description="Performance and development goals, SMART and linked. Events go to tandem.goals.v1.",
+        description=(
+            "Performance and development goals, SMART, cascading, and linked: a development goal records which "
+            "performance goal it serves and why (a capability gap or a future role). Every command accepts "
+            "`Idempotency-Key` (a retry has one effect), `If-Match` (409 when the goal moved on), `X-Tenant-ID` "
+            "and `X-Actor-ID`. Refusals are `application/problem+json`; a 422 names the field and the rule. "
+            "Every change is published to Kafka `tandem.goals.v1` as a CloudEvent keyed by `tenant_id:employee_id`."
+        ),
         lifespan=lifespan,
     )
     install_operational_routes(
-        http, metrics, readiness_checks={"event_store": event_store_answers}, liveness_checks={"loops": supervisor.check}
+        http,
+        metrics,
+        readiness_checks={"event_store": event_store_answers, "directory_feed": directory_feed_runs},
+        liveness_checks={"loops": supervisor.check},
     )
     http.include_router(goals_router(application, settings.default_tenant))
-    return GoalsService(http=http, application=application, relay=relay, metrics=metrics)
+    http.include_router(directory_router(directory, publisher, clock, settings.default_tenant))
+    return GoalsService(http=http, application=application, directory=directory, relay=relay, metrics=metrics)
 
 
 def main() -> None:
