@@ -113,3 +113,29 @@ def test_the_dashboard_lists_an_employees_goals_by_kind(store):
     assert [g["goal_id"] for g in dashboard["performance_goals"]] == [str(performance.goal_id)]
     assert [g["title"] for g in dashboard["development_goals"]] == ["Negotiation training"]
     assert dashboard["counts"] == {"performance_goals": 1, "development_goals": 1}
+
+
+def test_revisions_links_and_closing_show_on_the_dashboard(store):
+    from decimal import Decimal
+
+    from tandem_contracts.goals import GoalChanges, GoalClosed, GoalLinked, GoalRevised
+
+    conversions, negotiation = goal_set(), goal_set(kind="development", title="Negotiation training")
+    common = {"tenant_id": "acme", "employee_id": "e-1", "occurred_at": datetime(2026, 2, 1, tzinfo=UTC), "actor": "m-1"}
+    revised = GoalRevised(**common, goal_id=conversions.goal_id, version=2, reason="stretch",
+                          changed_fields=("title",), changes=GoalChanges(title="Increase conversions by 20%"),
+                          previous=GoalChanges(title=conversions.title))
+    linked = GoalLinked(**common, goal_id=negotiation.goal_id, version=2, link_id=uuid4(),
+                        performance_goal_id=conversions.goal_id, performance_goal_owner_id="e-1",
+                        rationale="capability_gap", skill="negotiation", evidence="18% vs 20%")
+    closed = GoalClosed(**common, goal_id=conversions.goal_id, version=3, outcome="achieved", final_value=Decimal("21"))
+    events = [conversions, negotiation, revised, linked, closed]
+    store.apply_batch([delivered(e, n) for n, e in enumerate(events)], {("tandem.goals.v1", 0): len(events) - 1})
+    with store.database.reading() as cursor:
+        dashboard = employee_dashboard(cursor, "acme", "e-1")
+    [performance] = dashboard["performance_goals"]
+    [development] = dashboard["development_goals"]
+    assert performance["title"] == "Increase conversions by 20%"
+    assert (performance["status"], performance["outcome"], performance["version"]) == ("closed", "achieved", 3)
+    assert [link["rationale"] for link in performance["supported_by"]] == ["capability_gap"]
+    assert [link["performance_goal_id"] for link in development["aligned_to"]] == [str(conversions.goal_id)]
