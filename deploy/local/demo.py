@@ -1,7 +1,8 @@
 """Load the demo organisation through the public HTTP API (idempotent: safe to run twice).
 
 The seed's examples: a sales team whose conversion target has a negotiation capability gap, and an
-infrastructure engineer preparing for the move to the cloud (a future-role development goal).
+infrastructure engineer preparing for the move to the cloud (a future-role development goal), under an
+organisation goal cascaded to the sales team.
 """
 
 from __future__ import annotations
@@ -14,72 +15,104 @@ import httpx
 TENANT = "demo"
 CYCLE = "2026"
 
+PEOPLE = [
+    ("ceo-maria", "Maria Okafor", None, "Executive", "Chief Executive Officer"),
+    ("mgr-ana", "Ana Lima", "ceo-maria", "Sales", "Sales Manager"),
+    ("rep-ben", "Ben Carter", "mgr-ana", "Sales", "Account Executive"),
+    ("rep-chloe", "Chloe Martin", "mgr-ana", "Sales", "Account Executive"),
+    ("rep-dev", "Dev Patel", "mgr-ana", "Sales", "Account Executive"),
+    ("mgr-lee", "Lee Wong", "ceo-maria", "Infrastructure", "Infrastructure Manager"),
+    ("eng-sam", "Sam Novak", "mgr-lee", "Infrastructure", "Systems Engineer"),
+]
 
-def goal(key: str, body: dict, parent: str | None = None) -> tuple[str, dict]:
-    body = {"cycle": CYCLE, "start_date": "2026-01-01", "due_date": "2026-12-31", **body}
-    if parent:
-        body["parent_goal_id"] = parent
-    return key, body
+
+class Demo:
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.goals: list[dict] = []
+
+    def call(self, method: str, path: str, key: str, **kwargs) -> dict:
+        headers = {"Idempotency-Key": f"demo-{key}", **kwargs.pop("headers", {})}
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        if response.status_code not in (200, 201, 202):
+            sys.exit(f"demo step {key} refused: {response.status_code} {response.text}")
+        return response.json()
+
+    def goal(self, key: str, owner: str, body: dict, parent: str | None = None, actor: str | None = None) -> str:
+        body = {"cycle": CYCLE, "start_date": "2026-01-01", "due_date": "2026-12-31", "employee_id": owner, **body}
+        if parent:
+            body["parent_goal_id"] = parent
+        goal = self.call("POST", "/v1/goals", key, json=body, headers={"X-Actor-ID": actor or owner})
+        self.goals.append(goal)
+        return goal["goal_id"]
+
+    def link(self, key: str, development: str, performance: str, body: dict, actor: str) -> None:
+        self.call("POST", f"/v1/goals/{development}/links", key, json={"performance_goal_id": performance, **body},
+                  headers={"X-Actor-ID": actor})
 
 
 def load(goals_url: str) -> list[dict]:
-    """Post the demo goals; return them as the service answered."""
-    posted: list[dict] = []
-    with httpx.Client(base_url=goals_url, headers={"X-Tenant-ID": TENANT}, timeout=10) as client:
+    """Hire the people, set and link the goals; return the goals as the service answered."""
+    with httpx.Client(base_url=goals_url, headers={"X-Tenant-ID": TENANT}, timeout=30) as client:
+        demo = Demo(client)
+        for employee_id, name, manager, department, title in PEOPLE:
+            client.put(f"/v1/directory/employees/{employee_id}", json={
+                "display_name": name, "manager_id": manager, "department": department, "job_title": title,
+                "organization": "Demo Corp",
+            }).raise_for_status()
 
-        def post(key: str, body: dict) -> str:
-            response = client.post("/v1/goals", json=body, headers={"Idempotency-Key": f"demo-{key}"})
-            if response.status_code not in (200, 201):
-                sys.exit(f"demo goal {key} refused: {response.status_code} {response.text}")
-            posted.append(response.json())
-            return response.json()["goal_id"]
-
-        revenue = post(*goal("org-revenue", {
-            "employee_id": "ceo-maria", "kind": "performance", "title": "Grow new-business revenue by 20%",
-            "description": "Organisation goal for 2026.",
+        revenue = demo.goal("org-revenue", "ceo-maria", {
+            "kind": "performance", "level": "organisation", "title": "Grow new-business revenue by 20%",
             "kpi": {"name": "new-business revenue", "unit": "EUR k", "baseline": "5000", "target": "6000", "direction": "increase"},
-        }))
-        conversions = post(*goal("sales-conversions", {
-            "employee_id": "mgr-ana", "kind": "performance", "title": "Increase new client conversions by 15%",
+        })
+        team = demo.goal("sales-conversions", "mgr-ana", {
+            "kind": "performance", "level": "team", "title": "Increase new client conversions by 15%",
             "description": "Sales team goal, cascaded from the revenue goal.",
             "kpi": {"name": "new client conversion rate", "unit": "percent", "baseline": "20", "target": "23", "direction": "increase"},
-        }, parent=revenue))
-        for rep in ("rep-ben", "rep-chloe"):
-            post(*goal(f"{rep}-conversions", {
-                "employee_id": rep, "kind": "performance", "set_by": "mgr-ana",
-                "title": "Increase my new client conversions by 15%",
-                "kpi": {"name": "new client conversion rate", "unit": "percent", "baseline": "18", "target": "20.7", "direction": "increase"},
-            }, parent=conversions))
-        post(*goal("rep-ben-negotiation", {
-            "employee_id": "rep-ben", "kind": "development", "set_by": "mgr-ana",
+        }, parent=revenue)
+        cascade = demo.call("POST", "/v1/goals:cascade", "sales-cascade", json={
+            "parent_goal_id": team, "manager_id": "mgr-ana",
+            "goal": {"kind": "performance", "cycle": CYCLE, "start_date": "2026-01-01", "due_date": "2026-12-31",
+                     "title": "Increase my new client conversions by 15%",
+                     "kpi": {"name": "new client conversion rate", "unit": "percent", "baseline": "18",
+                             "target": "20.7", "direction": "increase"}},
+        }, headers={"X-Actor-ID": "mgr-ana"})
+        bens = next(g["goal_id"] for g in cascade["goals"] if g["employee_id"] == "rep-ben")
+        negotiation = demo.goal("rep-ben-negotiation", "rep-ben", {
+            "kind": "development", "due_date": "2026-06-30",
             "title": "Complete Advanced Negotiation Skills training and apply three techniques in client meetings each week",
-            "skill": "negotiation", "due_date": "2026-06-30",
+            "skill": "negotiation",
             "activity_targets": {"training_hours": "24", "certifications": ["Advanced Negotiation Skills"], "mentorship_sessions": 6},
             "behavioural_target": {"competency": "negotiation", "target_rating": "4"},
             "capacity": {"hours_per_month": "6", "budget": {"amount": "1500", "currency": "EUR"}, "mentor_id": "mgr-ana"},
-        }))
-        post(*goal("eng-sam-servers", {
-            "employee_id": "eng-sam", "kind": "performance", "set_by": "mgr-lee", "cadence": "biweekly",
-            "title": "Efficiently manage the current server infrastructure",
+        }, actor="mgr-ana")
+        demo.link("rep-ben-gap", negotiation, bens, {
+            "rationale": "capability_gap",
+            "evidence": "Conversions stuck at 18% while the team averages 20%; deals stall at the pricing conversation.",
+        }, actor="mgr-ana")
+        servers = demo.goal("eng-sam-servers", "eng-sam", {
+            "kind": "performance", "cadence": "biweekly", "title": "Efficiently manage the current server infrastructure",
             "kpi": {"name": "unplanned downtime", "unit": "hours per quarter", "baseline": "12", "target": "4", "direction": "decrease"},
-        }))
-        post(*goal("eng-sam-cloud", {
-            "employee_id": "eng-sam", "kind": "development", "set_by": "mgr-lee", "cadence": "quarterly",
-            "title": "Complete AWS Certified Cloud Practitioner training",
+        }, actor="mgr-lee")
+        cloud = demo.goal("eng-sam-cloud", "eng-sam", {
+            "kind": "development", "cadence": "quarterly", "title": "Complete AWS Certified Cloud Practitioner training",
             "skill": "cloud infrastructure",
             "activity_targets": {"training_hours": "40", "certifications": ["AWS Certified Cloud Practitioner"]},
             "capacity": {"hours_per_month": "8", "budget": {"amount": "300", "currency": "EUR"}},
-        }))
-    return posted
+        }, actor="mgr-lee")
+        demo.link("eng-sam-future", cloud, servers, {
+            "rationale": "future_role", "future_role": "Cloud infrastructure engineer for the move to AWS",
+        }, actor="mgr-lee")
+        return demo.goals + [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--goals", default="http://127.0.0.1:8001")
     args = parser.parse_args()
-    posted = load(args.goals)
-    owners = sorted({g["employee_id"] for g in posted})
-    print(f"demo organisation loaded: {len(posted)} goals for {', '.join(owners)} (tenant {TENANT})")
+    goals = load(args.goals)
+    owners = sorted({g["employee_id"] for g in goals})
+    print(f"demo organisation loaded: {len(PEOPLE)} people, {len(goals)} goals for {', '.join(owners)} (tenant {TENANT})")
 
 
 if __name__ == "__main__":
