@@ -15,7 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem_runtime.metrics import Metrics
@@ -35,6 +35,33 @@ class RequestRefused(Exception):
         self.message = message
         self.field = field
         self.rule = rule
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="The input at fault, e.g. kpi.target, Idempotency-Key or If-Match.")
+    rule: str = Field(description="The rule it broke, e.g. cadence_fits_kind.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error a Tandem service answers."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong, in words a person understands.")
+    errors: list[FieldError] | None = Field(default=None, description="422: each field at fault and its rule.")
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
+    for status, description in (
+        (404, "Unknown id (in this tenant)."),
+        (409, "Stale If-Match version, or a concurrent change: read again and retry."),
+        (422, "Refused: the fields at fault and the rules they broke."),
+        (503, "A dependency (Kafka, the database) is unavailable; nothing was changed."),
+    )
+}
 
 
 def request_digest(body: BaseModel) -> str:

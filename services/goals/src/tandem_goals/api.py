@@ -28,7 +28,7 @@ from tandem_goals.application import (
     UnlinkGoals,
 )
 from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed
-from tandem_runtime.http import RequestRefused, request_digest
+from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, request_digest
 from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
 
 TenantHeader = Annotated[
@@ -353,7 +353,7 @@ class _Request:
 
 def goals_router(application: GoalsApplication, default_tenant: str) -> APIRouter:
     """The goal routes, bound to one application."""
-    router = APIRouter(prefix="/v1", tags=["goals"])
+    router = APIRouter(prefix="/v1", tags=["goals"], responses=PROBLEM_RESPONSES)
 
     def run(command: Callable[[], Executed]) -> Executed:
         try:

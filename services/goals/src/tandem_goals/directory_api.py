@@ -18,7 +18,7 @@ from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_runtime.clock import Clock
 from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext
-from tandem_runtime.http import RequestRefused
+from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused
 from tandem_runtime.kafka import DirectPublisher
 
 TenantHeader = Annotated[str | None, Header(alias="X-Tenant-ID", max_length=64)]
@@ -61,7 +61,7 @@ class EmployeeView(BaseModel):
 
 def directory_router(directory: Directory, publisher: DirectPublisher, clock: Clock, default_tenant: str) -> APIRouter:
     """The pass-through routes."""
-    router = APIRouter(prefix="/v1/directory", tags=["directory"])
+    router = APIRouter(prefix="/v1/directory", tags=["directory"], responses=PROBLEM_RESPONSES)
 
     async def publish(event: EmployeeUpserted | EmployeeDeparted, actor: str | None, correlation_id: str | None) -> Accepted:
         try:

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Header, Query
 
 from tandem_projections.alignment import employee_dashboard
 from tandem_runtime.database import SQLDatabase
+from tandem_runtime.http import PROBLEM_RESPONSES
 
 TenantHeader = Annotated[str | None, Header(alias="X-Tenant-ID", max_length=64)]
 
 
 def dashboards_router(database: SQLDatabase, default_tenant: str) -> APIRouter:
     """The dashboard routes over one read-model database."""
-    router = APIRouter(prefix="/v1", tags=["dashboards"])
+    router = APIRouter(prefix="/v1", tags=["dashboards"], responses=PROBLEM_RESPONSES)
 
     def read_employee(tenant_id: str, employee_id: str) -> dict[str, Any]:
         with database.reading() as cursor:
