@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from tandem_goals.main import GoalsSettings, build_service
 from tandem_goals.outbound import to_integration_event
+from tandem_runtime.eventstore import context_of
 from tests.examples import conversion_goal, employee
 
 PERFORMANCE = conversion_goal("e-1")
@@ -15,7 +16,8 @@ def published(service):
     """The contract events the relay would publish, in order."""
     application = service.application
     notifications = application.recorder.select_notifications(start=None, limit=1000)
-    events = (to_integration_event(application.mapper.to_domain_event(n)) for n in notifications)
+    stored = (application.mapper.to_domain_event(n) for n in notifications)
+    events = (to_integration_event(event, context_of(event)) for event in stored)
     return [event for event in events if event is not None]
 
 

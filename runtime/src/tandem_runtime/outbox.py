@@ -26,13 +26,14 @@ from filelock import FileLock, Timeout
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Message, encode, stable_event_id
 from tandem_runtime.database import DatabaseURL
-from tandem_runtime.eventstore import TandemApplication, context_of
+from tandem_runtime.eventstore import CommandContext, TandemApplication, context_of
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.retry import Backoff
 
 log = logging.getLogger(__name__)
 
-Translate = Callable[[object], IntegrationEvent | None]
+# Maps a stored domain event, and the context of the command that caused it, to its contract (None: unpublished).
+Translate = Callable[[object, CommandContext | None], IntegrationEvent | None]
 
 
 class RelayStorage(ABC):
@@ -286,10 +287,10 @@ class OutboxRelay:
 
     def _to_message(self, notification: Notification) -> Message | None:
         domain_event = self._application.mapper.to_domain_event(notification)
-        integration_event = self._translate(domain_event)
+        context = context_of(domain_event)
+        integration_event = self._translate(domain_event, context)
         if integration_event is None:
             return None
-        context = context_of(domain_event)
         return encode(
             integration_event,
             event_id=stable_event_id(notification.originator_id, notification.originator_version),

@@ -39,7 +39,6 @@ from tandem_runtime.eventstore import CommandContext, Executed, TandemApplicatio
 from tandem_runtime.idempotency import RequestKey
 
 MAX_CASCADE = 10_000
-_MAX_ANCESTRY = 64
 
 
 class GoalNotFound(LookupError):
@@ -214,7 +213,9 @@ class GoalsApplication(TandemApplication):
             target = self._find(command.tenant_id, command.performance_goal_id)
             if target is None:
                 raise GoalRuleBroken(
-                    f"performance goal {command.performance_goal_id} does not exist", field="performance_goal_id"
+                    f"performance goal {command.performance_goal_id} does not exist",
+                    field="performance_goal_id",
+                    rule="performance_goal_exists",
                 )
             link = goal.link(
                 link_id=uuid4(),
@@ -272,9 +273,15 @@ class GoalsApplication(TandemApplication):
                 )
                 owners = list(dict.fromkeys([*owners, *reports]))
             if not owners:
-                raise GoalRuleBroken("the cascade reaches nobody: name employees or a manager with reports", field="employee_ids")
+                raise GoalRuleBroken(
+                    "the cascade reaches nobody: name employees or a manager with reports",
+                    field="employee_ids",
+                    rule="cascade_reaches_someone",
+                )
             if len(owners) > MAX_CASCADE:
-                raise GoalRuleBroken(f"a cascade reaches at most {MAX_CASCADE} employees", field="employee_ids")
+                raise GoalRuleBroken(
+                    f"a cascade reaches at most {MAX_CASCADE} employees", field="employee_ids", rule="cascade_size"
+                )
             self._require_active_employees(command.tenant_id, owners, field="employee_ids")
             goals = [
                 self._new_goal(command.tenant_id, uuid4(), owner, command.set_by, command.goal, command.parent_goal_id)
@@ -374,10 +381,10 @@ class GoalsApplication(TandemApplication):
 
     def _ancestry(self, tenant_id: str, goal_id: UUID) -> tuple[UUID, ...]:
         """``goal_id`` and the goals above it, up to the top of the cascade."""
-        chain: list[UUID] = []
+        chain: dict[UUID, None] = {}
         current: UUID | None = goal_id
-        while current is not None and current not in chain and len(chain) < _MAX_ANCESTRY:
-            chain.append(current)
+        while current is not None and current not in chain:
+            chain[current] = None
             goal = self._find(tenant_id, current)
             current = goal.parent_goal_id if goal is not None else None
         return tuple(chain)

@@ -9,11 +9,13 @@ class GoalRuleBroken(ValueError):
     field: str = ""
     rule: str = ""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, rule: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if field is not None:
             self.field = field
+        if rule is not None:
+            self.rule = rule
 
 
 class MeasureDoesNotFitKind(GoalRuleBroken):

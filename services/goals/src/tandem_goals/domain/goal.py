@@ -152,9 +152,11 @@ class Goal(Aggregate):
         self._refuse_if_closed()
         unknown = set(changes) - set(REVISABLE_FIELDS)
         if unknown:
-            raise GoalRuleBroken(f"not revisable: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+            raise GoalRuleBroken(
+                f"not revisable: {', '.join(sorted(unknown))}", field=sorted(unknown)[0], rule="revisable_field"
+            )
         if not reason.strip():
-            raise GoalRuleBroken("a revision says why", field="reason")
+            raise GoalRuleBroken("a revision says why", field="reason", rule="reason_given")
         if isinstance(changes.get("activity_targets"), ActivityTargets) and changes["activity_targets"].is_empty:
             changes = {**changes, "activity_targets": None}
         changed = {name: value for name, value in changes.items() if getattr(self, name) != value}
@@ -260,7 +262,9 @@ class Goal(Aggregate):
         if self.kind is GoalKind.PERFORMANCE and outcome is not GoalOutcome.ABANDONED and final_value is None:
             raise FinalValueMissing("a performance goal closes with the KPI's final value")
         if self.kind is GoalKind.DEVELOPMENT and final_value is not None:
-            raise GoalRuleBroken("a development goal has no KPI value", field="final_value")
+            raise GoalRuleBroken(
+                "a development goal has no KPI value", field="final_value", rule="final_value_of_performance_goal"
+            )
         self._closed(
             outcome=outcome, final_value=final_value, note=note, closed_by=closed_by, occurred_at=occurred_at, **self._stream
         )

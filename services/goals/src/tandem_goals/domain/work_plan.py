@@ -39,11 +39,15 @@ class WorkPlan(Aggregate):
         return sum(self.commitments.values(), Decimal(0))
 
     def commit(self, goal_id: UUID, hours_per_month: Decimal, limit: Decimal) -> None:
-        """Set aside ``hours_per_month`` for a goal (replacing its earlier commitment), within ``limit``."""
-        if self.commitments.get(goal_id) == hours_per_month:
+        """Set aside ``hours_per_month`` for a goal (replacing its earlier commitment), within ``limit``.
+
+        Giving hours back is always allowed, even when a lowered limit leaves the plan above it.
+        """
+        earlier = self.commitments.get(goal_id, Decimal(0))
+        if goal_id in self.commitments and earlier == hours_per_month:
             return
-        total = self.committed_hours - self.commitments.get(goal_id, Decimal(0)) + hours_per_month
-        if total > limit:
+        total = self.committed_hours - earlier + hours_per_month
+        if hours_per_month > earlier and total > limit:
             raise CapacityExceeded(
                 f"{self.employee_id} would have {total} development hours a month; the limit is {limit}"
                 f" ({self.committed_hours} committed already)"
