@@ -50,7 +50,8 @@ async def test_a_goal_posted_over_http_appears_in_the_dashboard(kafka_bootstrap,
             goals_shown = answer.json()["performance_goals"]
             return goals_shown if goals_shown else None
 
-        [goal] = await eventually(shown)
+        # A fresh projection reads the topic's whole history (other tests' events) before reaching this goal.
+        [goal] = await eventually(shown, timeout=90)
         assert goal["goal_id"] == goal_id and goal["version"] == 1
         assert goal["kpi"]["target"] == "15"
         assert (await dashboard_api.get("/health/ready")).status_code == 200

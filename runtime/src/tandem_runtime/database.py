@@ -139,6 +139,10 @@ class SQLiteDatabase(SQLDatabase):
         self._writer = self._open()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        # Closing a connection while another thread uses it crashes the interpreter: close waits for readers.
+        self._readers_idle = threading.Condition()
+        self._active_reads = 0
+        self._closed = False
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -169,21 +173,31 @@ class SQLiteDatabase(SQLDatabase):
             with self._write_lock:
                 yield self._writer.cursor()
             return
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._open()
-            self._local.connection = connection
-            self._readers.append(connection)
+        with self._readers_idle:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the database is closed")
+            self._active_reads += 1
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                connection = self._open()
+                self._local.connection = connection
+                self._readers.append(connection)
         cursor = connection.cursor()
         try:
             yield cursor
         finally:
             cursor.close()
+            with self._readers_idle:
+                self._active_reads -= 1
+                self._readers_idle.notify_all()
 
     def close(self) -> None:
-        for connection in [*self._readers, self._writer]:
-            connection.close()
-        self._readers.clear()
+        with self._write_lock, self._readers_idle:
+            self._closed = True
+            self._readers_idle.wait_for(lambda: self._active_reads == 0, timeout=30)
+            for connection in [*self._readers, self._writer]:
+                connection.close()
+            self._readers.clear()
 
 
 class _PostgresCursor:

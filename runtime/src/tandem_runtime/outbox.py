@@ -25,6 +25,7 @@ from filelock import FileLock, Timeout
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Message, encode, stable_event_id
+from tandem_runtime.blocking import run_to_completion
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.eventstore import CommandContext, TandemApplication, context_of
 from tandem_runtime.metrics import Metrics
@@ -122,7 +123,8 @@ class SQLiteRelayStorage(RelayStorage):
             self._connection.execute(_SAVE_POSITION.format(p="?"), (relay, notification_id))
 
     def close(self) -> None:
-        self._connection.close()
+        with self._guard:
+            self._connection.close()
         if self._lock.is_locked:
             self._lock.release(force=True)
 
@@ -155,7 +157,8 @@ class PostgresRelayStorage(RelayStorage):
             self._connection.execute(_SAVE_POSITION.format(p="%s"), (relay, notification_id))
 
     def close(self) -> None:
-        self._connection.close()  # ends the session, which releases the advisory lock
+        with self._guard:
+            self._connection.close()  # ends the session, which releases the advisory lock
 
 
 @dataclass
@@ -262,7 +265,7 @@ class OutboxRelay:
 
     async def relay_batch(self, storage: RelayStorage) -> int:
         """Publish the next batch after the position and advance it; return how many notifications it read."""
-        notifications: Sequence[Notification] = await asyncio.to_thread(
+        notifications: Sequence[Notification] = await run_to_completion(
             self._application.recorder.select_notifications,
             start=self.state.position,
             limit=self._batch_size,
@@ -277,7 +280,7 @@ class OutboxRelay:
         ]
         await asyncio.gather(*deliveries)
         last_id = notifications[-1].id
-        await asyncio.to_thread(storage.save_position, self.name, last_id)
+        await run_to_completion(storage.save_position, self.name, last_id)
         self.state.position = last_id
         self.state.published += len(messages)
         if self._metrics:

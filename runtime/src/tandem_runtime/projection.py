@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Envelope, UndecodableMessage, decode
+from tandem_runtime.blocking import run_to_completion
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.retry import TRANSIENT_DATABASE_ERRORS, Backoff
@@ -295,7 +296,7 @@ class ProjectionRunner:
                 else:
                     deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
             consumed[(tp.topic, tp.partition)] = messages[-1].offset
-        outcome.applied, outcome.duplicates = await asyncio.to_thread(self.store.apply_batch, deliveries, consumed)
+        outcome.applied, outcome.duplicates = await run_to_completion(self.store.apply_batch, deliveries, consumed)
         try:
             await self.consumer.commit({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         except KafkaError as error:
