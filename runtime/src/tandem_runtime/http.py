@@ -9,15 +9,18 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tandem_runtime.eventstore import CommandContext
+from tandem_runtime.idempotency import RequestKey
 from tandem_runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,64 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "A dependency (Kafka, the database) is unavailable; nothing was changed."),
     )
 }
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """The headers every command carries: tenant, actor, idempotency key, correlation and trace."""
+
+    tenant_id: str
+    actor: str | None
+    idempotency_key: str | None
+    correlation_id: str | None
+    traceparent: str | None
+
+    def context(self, default_actor: str) -> CommandContext:
+        """Who issues the command (``X-Actor-ID``, else ``default_actor``) and why."""
+        return CommandContext.issued_by(
+            self.actor or default_actor, self.correlation_id, self.idempotency_key, self.traceparent
+        )
+
+    def request_key(self, route: str, body: BaseModel | None = None) -> RequestKey | None:
+        """The idempotency key of this request on ``route``, fingerprinted with its body."""
+        if not self.idempotency_key:
+            return None
+        digest = request_digest(body) if body is not None else ""
+        return RequestKey(self.tenant_id, self.idempotency_key, f"{route}:{digest}")
+
+
+def command_headers(default_tenant: str) -> Callable[..., CommandRequest]:
+    """A FastAPI dependency that reads the command headers; requests without a tenant get ``default_tenant``."""
+
+    def read(
+        tenant: Annotated[
+            str | None, Header(alias="X-Tenant-ID", max_length=64, description="The organisation (default: the service's).")
+        ] = None,
+        actor: Annotated[str | None, Header(alias="X-Actor-ID", max_length=128, description="Who issues the command.")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=200,
+                description="Makes a retried request one effect: the retry gets the first answer again.",
+            ),
+        ] = None,
+        correlation_id: Annotated[str | None, Header(alias="X-Correlation-ID", max_length=128)] = None,
+        traceparent: Annotated[str | None, Header(alias="traceparent", max_length=128)] = None,
+    ) -> CommandRequest:
+        return CommandRequest(tenant or default_tenant, actor, idempotency_key, correlation_id, traceparent)
+
+    return read
+
+
+def tenant_header(default_tenant: str) -> Callable[..., str]:
+    """A FastAPI dependency for queries: the ``X-Tenant-ID`` header, or ``default_tenant``."""
+
+    def read(tenant: Annotated[str | None, Header(alias="X-Tenant-ID", max_length=64)] = None) -> str:
+        return tenant or default_tenant
+
+    return read
 
 
 def request_digest(body: BaseModel) -> str:

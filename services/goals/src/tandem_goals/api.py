@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts import goals as contract
@@ -27,27 +27,10 @@ from tandem_goals.application import (
     StaleVersion,
     UnlinkGoals,
 )
-from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed
-from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, request_digest
-from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
+from tandem_runtime.eventstore import ConcurrentChange, Executed
+from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
+from tandem_runtime.idempotency import IdempotencyKeyReused
 
-TenantHeader = Annotated[
-    str | None, Header(alias="X-Tenant-ID", max_length=64, description="The organisation; defaults to the service's default tenant.")
-]
-ActorHeader = Annotated[
-    str | None, Header(alias="X-Actor-ID", max_length=128, description="Who issues the command; defaults to the goal's owner.")
-]
-CorrelationHeader = Annotated[str | None, Header(alias="X-Correlation-ID", max_length=128)]
-TraceparentHeader = Annotated[str | None, Header(alias="traceparent", max_length=128)]
-IdempotencyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Makes a retried request one effect: the retry gets the first answer again.",
-    ),
-]
 IfMatchHeader = Annotated[
     str | None,
     Header(alias="If-Match", max_length=40, description='The version you read (the ETag, e.g. "3"); 409 if the goal moved on.'),
@@ -330,30 +313,12 @@ def _expected_version(if_match: str | None) -> int | None:
 
 # --- routes ---------------------------------------------------------------------------------------------
 
-class _Request:
-    """The headers every command shares, turned into a tenant, a context and an idempotency key."""
-
-    def __init__(self, default_tenant: str, tenant: str | None, actor: str | None, key: str | None,
-                 correlation_id: str | None, traceparent: str | None) -> None:
-        self.tenant_id = tenant or default_tenant
-        self.actor = actor
-        self.key = key
-        self.correlation_id = correlation_id
-        self.traceparent = traceparent
-
-    def context(self, actor: str) -> CommandContext:
-        return CommandContext.issued_by(self.actor or actor, self.correlation_id, self.key, self.traceparent)
-
-    def request_key(self, route: str, body: BaseModel | None) -> RequestKey | None:
-        if not self.key:
-            return None
-        digest = request_digest(body) if body is not None else ""
-        return RequestKey(self.tenant_id, self.key, f"{route}:{digest}")
-
-
 def goals_router(application: GoalsApplication, default_tenant: str) -> APIRouter:
     """The goal routes, bound to one application."""
     router = APIRouter(prefix="/v1", tags=["goals"], responses=PROBLEM_RESPONSES)
+    # Dependencies as defaults: these annotations are strings, and closure names do not resolve from them.
+    command = Depends(command_headers(default_tenant))
+    tenant = Depends(tenant_header(default_tenant))
 
     def run(command: Callable[[], Executed]) -> Executed:
         try:
@@ -394,24 +359,19 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
     def set_goal(
         body: SetGoalRequest,
         response: Response,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
+        request: CommandRequest = command,
     ) -> GoalView:
         """Set a SMART goal for an employee in the directory. A development goal's ``capacity.hours_per_month``
         counts against the owner's monthly development-hours limit."""
-        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
-        set_by = body.set_by or actor or body.employee_id
+        set_by = body.set_by or request.actor or body.employee_id
         command = SetGoal(request.tenant_id, body.employee_id, set_by, _template(body), body.parent_goal_id)
         executed = run(lambda: application.set_goal(command, request.context(set_by), request.request_key("set", body)))
         return answer(response, executed, request.tenant_id)
 
     @router.get("/goals/{goal_id}", response_model=GoalView, summary="Read a goal")
-    def get_goal(goal_id: GoalIdPath, response: Response, tenant: TenantHeader = None) -> GoalView:
+    def get_goal(goal_id: GoalIdPath, response: Response, tenant_id: str = tenant) -> GoalView:
         """A goal as it stands now, with its links and target history. ``ETag`` is its version, for ``If-Match``."""
-        goal = load(tenant or default_tenant, goal_id)
+        goal = load(tenant_id, goal_id)
         response.headers["ETag"] = f'"{goal.version}"'
         return goal_view(goal)
 
@@ -420,17 +380,12 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         goal_id: GoalIdPath,
         body: ReviseGoalRequest,
         response: Response,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
+        request: CommandRequest = command,
         if_match: IfMatchHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
     ) -> GoalView:
         """Change what an open goal aims at, with a reason. KPI target changes stay in ``target_history``."""
-        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
         current = load(request.tenant_id, goal_id)
-        who = actor or current.owner_id
+        who = request.actor or current.owner_id
         command = ReviseGoal(
             request.tenant_id, current.id, _revision_changes(body, current), body.reason, who, _expected_version(if_match)
         )
@@ -443,17 +398,12 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         goal_id: GoalIdPath,
         body: CloseRequest,
         response: Response,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
+        request: CommandRequest = command,
         if_match: IfMatchHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
     ) -> GoalView:
         """Close a goal: achieved, partially achieved, missed or abandoned. A closed goal never changes again."""
-        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
         current = load(request.tenant_id, goal_id)
-        who = actor or current.owner_id
+        who = request.actor or current.owner_id
         command = CloseGoal(
             request.tenant_id, current.id, domain.GoalOutcome(body.outcome), who, body.final_value, body.note,
             _expected_version(if_match),
@@ -467,19 +417,14 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         goal_id: GoalIdPath,
         body: LinkRequest,
         response: Response,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
+        request: CommandRequest = command,
         if_match: IfMatchHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
     ) -> GoalView:
         """Align the development goal ``goal_id`` to the performance goal it serves: a ``capability_gap`` (the
         missing skill and the evidence) or a ``future_role``. Another employee's performance goal can be served
         only if it is an organisation or team goal. The new link is in ``links``; its id in ``Link-ID``."""
-        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
         current = load(request.tenant_id, goal_id)
-        who = actor or current.owner_id
+        who = request.actor or current.owner_id
         command = LinkGoals(
             request.tenant_id, current.id, body.performance_goal_id, domain.LinkRationale(body.rationale), who,
             body.skill, body.evidence, body.future_role, _expected_version(if_match),
@@ -494,37 +439,27 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         goal_id: GoalIdPath,
         link_id: Annotated[UUID, Path()],
         response: Response,
+        request: CommandRequest = command,
         reason: Annotated[str, Query(max_length=2000)] = "",
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
         if_match: IfMatchHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
     ) -> GoalView:
         """Remove a development goal's alignment to a performance goal."""
-        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
         current = load(request.tenant_id, goal_id)
-        who = actor or current.owner_id
+        who = request.actor or current.owner_id
         command = UnlinkGoals(request.tenant_id, current.id, link_id, who, reason, _expected_version(if_match))
         route = f"unlink:{current.id}:{link_id}:{reason}"
-        executed = run(lambda: application.unlink_goals(command, request.context(who), request.request_key(route, None)))
+        executed = run(lambda: application.unlink_goals(command, request.context(who), request.request_key(route)))
         return answer(response, executed, request.tenant_id, status=200)
 
     @router.post("/goals:cascade", status_code=201, response_model=CascadeView, summary="Cascade one goal to many employees")
     def cascade_goal(
         body: CascadeRequest,
         response: Response,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
-        idempotency_key: IdempotencyHeader = None,
-        correlation_id: CorrelationHeader = None,
-        traceparent: TraceparentHeader = None,
+        request: CommandRequest = command,
     ) -> CascadeView:
         """Set the same goal for many employees in one request, each a child of ``parent_goal_id``: the listed
         ``employee_ids``, and/or the team of ``manager_id``. All or nothing: one refusal refuses the whole cascade."""
-        request = _Request(default_tenant, tenant, actor, idempotency_key, correlation_id, traceparent)
-        set_by = body.set_by or actor or _owner_of(request.tenant_id, body.parent_goal_id)
+        set_by = body.set_by or request.actor or _owner_of(request.tenant_id, body.parent_goal_id)
         command = CascadeGoal(
             request.tenant_id, body.parent_goal_id, set_by, _template(body.goal), tuple(body.employee_ids),
             body.manager_id, body.include_indirect_reports,
@@ -537,9 +472,9 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         return CascadeView(parent_goal_id=executed.outcome["parent_goal_id"], count=len(goals), goals=goals)
 
     @router.get("/employees/{employee_id}/work-plan", response_model=WorkPlanView, summary="Development hours of an employee")
-    def work_plan(employee_id: str, tenant: TenantHeader = None) -> WorkPlanView:
+    def work_plan(employee_id: str, tenant_id: str = tenant) -> WorkPlanView:
         """The development hours per month an employee's open development goals set aside, against the limit."""
-        committed, limit, per_goal = application.work_plan(tenant or default_tenant, employee_id)
+        committed, limit, per_goal = application.work_plan(tenant_id, employee_id)
         return WorkPlanView(
             employee_id=employee_id,
             committed_hours_per_month=committed,

@@ -11,19 +11,15 @@ from datetime import date
 from typing import Annotated
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_runtime.clock import Clock
 from tandem_runtime.directory import Directory
-from tandem_runtime.eventstore import CommandContext
-from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused
+from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
 from tandem_runtime.kafka import DirectPublisher
 
-TenantHeader = Annotated[str | None, Header(alias="X-Tenant-ID", max_length=64)]
-ActorHeader = Annotated[str | None, Header(alias="X-Actor-ID", max_length=128)]
-CorrelationHeader = Annotated[str | None, Header(alias="X-Correlation-ID", max_length=128)]
 EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=128, description="The employee's id in the platform.")]
 
 
@@ -62,10 +58,13 @@ class EmployeeView(BaseModel):
 def directory_router(directory: Directory, publisher: DirectPublisher, clock: Clock, default_tenant: str) -> APIRouter:
     """The pass-through routes."""
     router = APIRouter(prefix="/v1/directory", tags=["directory"], responses=PROBLEM_RESPONSES)
+    # Dependencies as defaults: these annotations are strings, and closure names do not resolve from them.
+    command = Depends(command_headers(default_tenant))
+    tenant = Depends(tenant_header(default_tenant))
 
-    async def publish(event: EmployeeUpserted | EmployeeDeparted, actor: str | None, correlation_id: str | None) -> Accepted:
+    async def publish(event: EmployeeUpserted | EmployeeDeparted, request: CommandRequest) -> Accepted:
         try:
-            await publisher.publish(event, CommandContext.issued_by(actor or "directory", correlation_id))
+            await publisher.publish(event, request.context("directory"))
         except (KafkaError, RuntimeError) as error:
             raise RequestRefused(503, f"the directory topic is unavailable, nothing was changed: {error}") from None
         await asyncio.to_thread(directory.record, event)
@@ -75,40 +74,36 @@ def directory_router(directory: Directory, publisher: DirectPublisher, clock: Cl
     async def upsert_employee(
         employee_id: EmployeeIdPath,
         body: EmployeeRecord,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
-        correlation_id: CorrelationHeader = None,
+        request: CommandRequest = command,
     ) -> Accepted:
         """Publish ``EmployeeUpserted`` to ``tandem.directory.v1`` and wait for Kafka's acknowledgement."""
         event = EmployeeUpserted(
-            tenant_id=tenant or default_tenant, employee_id=employee_id, occurred_at=clock.now(), **body.model_dump()
+            tenant_id=request.tenant_id, employee_id=employee_id, occurred_at=clock.now(), **body.model_dump()
         )
-        return await publish(event, actor, correlation_id)
+        return await publish(event, request)
 
     @router.delete("/employees/{employee_id}", status_code=202, response_model=Accepted, summary="Record a departure")
     async def employee_departed(
         employee_id: EmployeeIdPath,
+        request: CommandRequest = command,
         departed_on: Annotated[date | None, Query(description="Defaults to today.")] = None,
         reason: Annotated[str | None, Query(max_length=500)] = None,
-        tenant: TenantHeader = None,
-        actor: ActorHeader = None,
-        correlation_id: CorrelationHeader = None,
     ) -> Accepted:
         """Publish ``EmployeeDeparted``: from now on no goal can be set for them."""
         now = clock.now()
         event = EmployeeDeparted(
-            tenant_id=tenant or default_tenant,
+            tenant_id=request.tenant_id,
             employee_id=employee_id,
             occurred_at=now,
             departed_on=departed_on or now.date(),
             reason=reason,
         )
-        return await publish(event, actor, correlation_id)
+        return await publish(event, request)
 
     @router.get("/employees/{employee_id}", response_model=EmployeeView, summary="An employee as this service knows them")
-    async def get_employee(employee_id: EmployeeIdPath, tenant: TenantHeader = None) -> EmployeeView:
+    async def get_employee(employee_id: EmployeeIdPath, tenant_id: str = tenant) -> EmployeeView:
         """The goals service's replica of the directory record."""
-        employee = await asyncio.to_thread(directory.employee, tenant or default_tenant, employee_id)
+        employee = await asyncio.to_thread(directory.employee, tenant_id, employee_id)
         if employee is None:
             raise RequestRefused(404, f"employee {employee_id} is not in the directory")
         return EmployeeView(
