@@ -317,7 +317,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
     """The goal routes, bound to one application."""
     router = APIRouter(prefix="/v1", tags=["goals"], responses=PROBLEM_RESPONSES)
     # Dependencies as defaults: these annotations are strings, and closure names do not resolve from them.
-    command = Depends(command_headers(default_tenant))
+    headers = Depends(command_headers(default_tenant))
     tenant = Depends(tenant_header(default_tenant))
 
     def run(command: Callable[[], Executed]) -> Executed:
@@ -355,11 +355,23 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         response.headers["ETag"] = f'"{goal.version}"'
         return goal_view(goal)
 
+    def on_goal(
+        goal_id: str,
+        request: CommandRequest,
+        response: Response,
+        act: Callable[[domain.Goal, str], Callable[[], Executed]],
+        status: int = 201,
+    ) -> GoalView:
+        """Run a command on an existing goal; the actor defaults to the goal's owner."""
+        current = load(request.tenant_id, goal_id)
+        executed = run(act(current, request.actor or current.owner_id))
+        return answer(response, executed, request.tenant_id, status)
+
     @router.post("/goals", status_code=201, response_model=GoalView, summary="Set a goal")
     def set_goal(
         body: SetGoalRequest,
         response: Response,
-        request: CommandRequest = command,
+        request: CommandRequest = headers,
     ) -> GoalView:
         """Set a SMART goal for an employee in the directory. A development goal's ``capacity.hours_per_month``
         counts against the owner's monthly development-hours limit."""
@@ -380,82 +392,90 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         goal_id: GoalIdPath,
         body: ReviseGoalRequest,
         response: Response,
-        request: CommandRequest = command,
+        request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
     ) -> GoalView:
         """Change what an open goal aims at, with a reason. KPI target changes stay in ``target_history``."""
-        current = load(request.tenant_id, goal_id)
-        who = request.actor or current.owner_id
-        command = ReviseGoal(
-            request.tenant_id, current.id, _revision_changes(body, current), body.reason, who, _expected_version(if_match)
-        )
-        route = f"revise:{current.id}"
-        executed = run(lambda: application.revise_goal(command, request.context(who), request.request_key(route, body)))
-        return answer(response, executed, request.tenant_id)
+
+        def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
+            changes = _revision_changes(body, current)
+            command = ReviseGoal(request.tenant_id, current.id, changes, body.reason, who, _expected_version(if_match))
+            key = request.request_key(f"revise:{current.id}", body)
+            return lambda: application.revise_goal(command, request.context(who), key)
+
+        return on_goal(goal_id, request, response, act)
 
     @router.post("/goals/{goal_id}/close", status_code=201, response_model=GoalView, summary="Close a goal")
     def close_goal(
         goal_id: GoalIdPath,
         body: CloseRequest,
         response: Response,
-        request: CommandRequest = command,
+        request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
     ) -> GoalView:
         """Close a goal: achieved, partially achieved, missed or abandoned. A closed goal never changes again."""
-        current = load(request.tenant_id, goal_id)
-        who = request.actor or current.owner_id
-        command = CloseGoal(
-            request.tenant_id, current.id, domain.GoalOutcome(body.outcome), who, body.final_value, body.note,
-            _expected_version(if_match),
-        )
-        route = f"close:{current.id}"
-        executed = run(lambda: application.close_goal(command, request.context(who), request.request_key(route, body)))
-        return answer(response, executed, request.tenant_id)
+
+        def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
+            command = CloseGoal(
+                request.tenant_id, current.id, domain.GoalOutcome(body.outcome), who, body.final_value, body.note,
+                _expected_version(if_match),
+            )
+            key = request.request_key(f"close:{current.id}", body)
+            return lambda: application.close_goal(command, request.context(who), key)
+
+        return on_goal(goal_id, request, response, act)
 
     @router.post("/goals/{goal_id}/links", status_code=201, response_model=GoalView, summary="Link a development goal to a performance goal")
     def link_goals(
         goal_id: GoalIdPath,
         body: LinkRequest,
         response: Response,
-        request: CommandRequest = command,
+        request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
     ) -> GoalView:
         """Align the development goal ``goal_id`` to the performance goal it serves: a ``capability_gap`` (the
         missing skill and the evidence) or a ``future_role``. Another employee's performance goal can be served
         only if it is an organisation or team goal. The new link is in ``links``; its id in ``Link-ID``."""
-        current = load(request.tenant_id, goal_id)
-        who = request.actor or current.owner_id
-        command = LinkGoals(
-            request.tenant_id, current.id, body.performance_goal_id, domain.LinkRationale(body.rationale), who,
-            body.skill, body.evidence, body.future_role, _expected_version(if_match),
-        )
-        route = f"link:{current.id}"
-        executed = run(lambda: application.link_goals(command, request.context(who), request.request_key(route, body)))
-        response.headers["Link-ID"] = executed.outcome["link_id"]
-        return answer(response, executed, request.tenant_id)
+
+        def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
+            command = LinkGoals(
+                request.tenant_id, current.id, body.performance_goal_id, domain.LinkRationale(body.rationale), who,
+                body.skill, body.evidence, body.future_role, _expected_version(if_match),
+            )
+            key = request.request_key(f"link:{current.id}", body)
+
+            def link() -> Executed:
+                executed = application.link_goals(command, request.context(who), key)
+                response.headers["Link-ID"] = executed.outcome["link_id"]
+                return executed
+
+            return link
+
+        return on_goal(goal_id, request, response, act)
 
     @router.delete("/goals/{goal_id}/links/{link_id}", response_model=GoalView, summary="Remove a link")
     def unlink_goals(
         goal_id: GoalIdPath,
         link_id: Annotated[UUID, Path()],
         response: Response,
-        request: CommandRequest = command,
+        request: CommandRequest = headers,
         reason: Annotated[str, Query(max_length=2000)] = "",
         if_match: IfMatchHeader = None,
     ) -> GoalView:
         """Remove a development goal's alignment to a performance goal."""
-        current = load(request.tenant_id, goal_id)
-        who = request.actor or current.owner_id
-        command = UnlinkGoals(request.tenant_id, current.id, link_id, who, reason, _expected_version(if_match))
-        route = f"unlink:{current.id}:{link_id}:{reason}"
-        executed = run(lambda: application.unlink_goals(command, request.context(who), request.request_key(route)))
-        return answer(response, executed, request.tenant_id, status=200)
+
+        def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
+            command = UnlinkGoals(request.tenant_id, current.id, link_id, who, reason, _expected_version(if_match))
+            key = request.request_key(f"unlink:{current.id}:{link_id}:{reason}")
+            return lambda: application.unlink_goals(command, request.context(who), key)
+
+        return on_goal(goal_id, request, response, act, status=200)
 
     @router.post("/goals:cascade", status_code=201, response_model=CascadeView, summary="Cascade one goal to many employees")
     def cascade_goal(
         body: CascadeRequest,
         response: Response,
-        request: CommandRequest = command,
+        request: CommandRequest = headers,
     ) -> CascadeView:
         """Set the same goal for many employees in one request, each a child of ``parent_goal_id``: the listed
         ``employee_ids``, and/or the team of ``manager_id``. All or nothing: one refusal refuses the whole cascade."""
