@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
     model.event_type: model
-    for model in (GoalSet, GoalRevised, GoalLinked, GoalUnlinked, GoalClosed, EmployeeUpserted, EmployeeDeparted)
+    for model in (
+        GoalSet,
+        GoalRevised,
+        GoalLinked,
+        GoalUnlinked,
+        GoalClosed,
+        CheckInRecorded,
+        CheckInOverdue,
+        EmployeeUpserted,
+        EmployeeDeparted,
+    )
 }

@@ -1,0 +1,135 @@
+"""The check-in schedule of one goal: when check-ins are due, and which periods were missed.
+
+A goal's cadence cuts time into periods from the goal's first day. A period that ends without a
+check-in is overdue; the schedule signals it once, and never again. Periods that ended before this
+service started tracking the goal are not held against anyone.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:checkins:schedule")
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def period_start(cadence: str, first_day: date, index: int) -> date:
+    """The first day of period ``index`` of a cadence that starts on ``first_day``."""
+    if cadence == "weekly":
+        return first_day + timedelta(weeks=index)
+    if cadence == "biweekly":
+        return first_day + timedelta(weeks=2 * index)
+    if cadence == "monthly":
+        return _add_months(first_day, index)
+    if cadence == "quarterly":
+        return _add_months(first_day, 3 * index)
+    raise ValueError(f"unknown cadence {cadence!r}")
+
+
+def period_of(cadence: str, first_day: date, day: date) -> int:
+    """The index of the period that contains ``day`` (-1 before the first day)."""
+    if day < first_day:
+        return -1
+    index = 0
+    while period_start(cadence, first_day, index + 1) <= day:
+        index += 1
+    return index
+
+
+class CheckInSchedule(Aggregate):
+    """One goal's check-in rhythm: the check-ins held, and the missed periods already signalled."""
+
+    @staticmethod
+    def create_id(tenant_id: str, goal_id: UUID) -> UUID:
+        return uuid5(_NAMESPACE, f"{tenant_id}:{goal_id}")
+
+    @classmethod
+    def id_for(cls, tenant_id: str, goal_id: UUID) -> UUID:
+        return cls.create_id(tenant_id, goal_id)
+
+    @event("Started")
+    def __init__(self, tenant_id: str, goal_id: UUID, owner_id: str, first_day: date, tracked_from: date) -> None:
+        self.tenant_id = tenant_id
+        self.goal_id = goal_id
+        self.owner_id = owner_id
+        self.first_day = first_day
+        self.tracked_from = tracked_from
+        self.check_ins: list[date] = []
+        self.checkin_ids: list[UUID] = []
+        self.signalled: set[str] = set()
+
+    @property
+    def last_check_in_on(self) -> date | None:
+        return max(self.check_ins) if self.check_ins else None
+
+    def record_check_in(self, checkin_id: UUID, held_on: date) -> None:
+        """Count a check-in held on ``held_on``."""
+        self._checked_in(checkin_id=checkin_id, held_on=held_on)
+
+    def next_due(self, cadence: str, today: date) -> date:
+        """The last day by which the current period needs a check-in."""
+        index = max(0, period_of(cadence, self.first_day, today))
+        return period_start(cadence, self.first_day, index + 1) - timedelta(days=1)
+
+    def missed_periods(self, cadence: str, today: date, until: date) -> list[tuple[date, date]]:
+        """Periods that ended before ``today`` (and started by ``until``) with no check-in, not yet signalled."""
+        missed: list[tuple[date, date]] = []
+        held = {period_of(cadence, self.first_day, day) for day in self.check_ins}
+        index = 0
+        while True:
+            start = period_start(cadence, self.first_day, index)
+            end = period_start(cadence, self.first_day, index + 1) - timedelta(days=1)
+            if end >= today or start > until:
+                return missed
+            tracked = end >= self.tracked_from
+            if tracked and index not in held and _key(cadence, start) not in self.signalled:
+                missed.append((start, end))
+            index += 1
+
+    def signal_overdue(self, cadence: str, now: datetime, until: date) -> int:
+        """Signal every newly missed period once; return how many."""
+        missed = self.missed_periods(cadence, now.date(), until)
+        for start, end in missed:
+            self._overdue(
+                cadence=cadence,
+                period_start=start,
+                period_end=end,
+                last_check_in_on=self.last_check_in_on,
+                tenant_id=self.tenant_id,
+                goal_id=self.goal_id,
+                owner_id=self.owner_id,
+                occurred_at=now,
+            )
+        return len(missed)
+
+    @event("CheckedIn")
+    def _checked_in(self, checkin_id: UUID, held_on: date) -> None:
+        self.check_ins.append(held_on)
+        self.checkin_ids.append(checkin_id)
+
+    @event("Overdue")
+    def _overdue(
+        self,
+        cadence: str,
+        period_start: date,
+        period_end: date,
+        last_check_in_on: date | None,
+        tenant_id: str,
+        goal_id: UUID,
+        owner_id: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.signalled.add(_key(cadence, period_start))
+
+
+def _key(cadence: str, start: date) -> str:
+    return f"{cadence}:{start.isoformat()}"

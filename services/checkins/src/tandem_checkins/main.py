@@ -1,0 +1,137 @@
+"""The check-ins service's composition root: everything is built here, from settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from tandem_checkins.api import checkins_router
+from tandem_checkins.application import CheckInsApplication
+from tandem_checkins.outbound import SOURCE, to_integration_event
+from tandem_runtime.clock import Clock
+from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.goals_replica import GoalsReplica, GoalsReplicaModel
+from tandem_runtime.http import install_operational_routes
+from tandem_runtime.kafka import make_producer
+from tandem_runtime.metrics import Metrics
+from tandem_runtime.outbox import OutboxRelay, RelayStorage
+from tandem_runtime.projection import ProjectionRunner, ProjectionStore
+from tandem_runtime.service import Supervisor, serve
+from tandem_runtime.settings import ServiceSettings
+from tandem_runtime.topics import ensure_topics
+
+
+class CheckInsSettings(ServiceSettings):
+    """``TANDEM_CHECKINS_*`` variables; ``KAFKA_BOOTSTRAP_SERVERS`` is shared."""
+
+    model_config = SettingsConfigDict(env_prefix="TANDEM_CHECKINS_", extra="ignore")
+
+    port: int = 8002
+    database_url: str = "sqlite:///var/checkins/events.db"
+    replica_database_url: str | None = Field(default=None, description="The goals replica; beside the event store by default.")
+    sweep_interval_seconds: float = Field(default=300, description="How often missed check-in periods are signalled.")
+
+    def replica_url(self) -> str:
+        if self.replica_database_url:
+            return self.replica_database_url
+        parsed = DatabaseURL.parse(self.database_url)
+        if parsed.is_sqlite:
+            return f"sqlite:///{PurePosixPath(parsed.path).parent / 'goals-replica.db'}"
+        return self.database_url
+
+
+@dataclass
+class CheckInsService:
+    """The parts of a running check-ins service, for tests that need to reach inside."""
+
+    http: FastAPI
+    application: CheckInsApplication
+    goals: GoalsReplica
+    relay: OutboxRelay
+    metrics: Metrics
+
+
+def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> CheckInsService:
+    """Build the check-ins service: event store, goals replica, cadence sweep, outbox relay, HTTP API."""
+    replica_database = SQLDatabase.connect(settings.replica_url())
+    goals = GoalsReplica(replica_database)
+    application = CheckInsApplication(settings.database_url, goals, clock=clock)
+    metrics = Metrics("checkins")
+    relay = OutboxRelay(
+        name="checkins",
+        application=application,
+        translate=to_integration_event,
+        source=SOURCE,
+        open_storage=lambda: RelayStorage.for_database(settings.database_url, relay="checkins"),
+        metrics=metrics,
+    )
+    goals_feed = ProjectionRunner(
+        store=ProjectionStore(replica_database, GoalsReplicaModel()),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        metrics=metrics,
+        group_id="tandem.checkins.goals",
+    )
+    supervisor = Supervisor()
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(settings.sweep_interval_seconds)
+            await asyncio.to_thread(application.signal_overdue_check_ins)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.kafka_create_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers)
+        producer = make_producer(settings.kafka_bootstrap_servers, client_id="tandem-checkins")
+        await producer.start()
+        await goals_feed.start(producer)
+        supervisor.spawn("outbox-relay", lambda: relay.run(producer))
+        supervisor.spawn("goals-feed", goals_feed.run)
+        supervisor.spawn("cadence-sweep", sweep_forever)
+        try:
+            yield
+        finally:
+            await supervisor.shutdown()
+            await goals_feed.stop()
+            await producer.stop()
+            application.close()
+            replica_database.close()
+
+    metrics.relay_lag.set_function(relay.lag)
+
+    async def goals_feed_runs() -> tuple[bool, str]:
+        return goals_feed.started, f"{len(goals_feed.assigned)} goals partitions assigned"
+
+    http = FastAPI(
+        title="Tandem check-ins",
+        version="1",
+        description=(
+            "Check-ins keep goals living documents: KPI values on performance goals, activities, skill "
+            "applications and 360-degree feedback on development goals, discussed together. Each goal's "
+            "cadence comes from the goals topic; a missed period is signalled once as `CheckInOverdue`. "
+            "Events go to Kafka `tandem.checkins.v1`, keyed by `tenant_id:employee_id`."
+        ),
+        lifespan=lifespan,
+    )
+    install_operational_routes(
+        http, metrics, readiness_checks={"goals_feed": goals_feed_runs}, liveness_checks={"loops": supervisor.check}
+    )
+    http.include_router(checkins_router(application, settings.default_tenant))
+    return CheckInsService(http=http, application=application, goals=goals, relay=relay, metrics=metrics)
+
+
+def main() -> None:
+    """Run the check-ins service (``tandem-checkins``)."""
+    settings = CheckInsSettings()
+    serve("checkins", settings, lambda: build_service(settings).http)
+
+
+if __name__ == "__main__":
+    main()
