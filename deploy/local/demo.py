@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import date, timedelta
 
 import httpx
 
@@ -51,8 +53,8 @@ class Demo:
                   headers={"X-Actor-ID": actor})
 
 
-def load(goals_url: str) -> list[dict]:
-    """Hire the people, set and link the goals; return the goals as the service answered."""
+def load(goals_url: str) -> tuple[list[dict], dict[str, str]]:
+    """Hire the people, set and link the goals; return the goals as the service answered, and the key ones."""
     with httpx.Client(base_url=goals_url, headers={"X-Tenant-ID": TENANT}, timeout=30) as client:
         demo = Demo(client)
         for employee_id, name, manager, department, title in PEOPLE:
@@ -79,7 +81,7 @@ def load(goals_url: str) -> list[dict]:
         }, headers={"X-Actor-ID": "mgr-ana"})
         bens = next(g["goal_id"] for g in cascade["goals"] if g["employee_id"] == "rep-ben")
         negotiation = demo.goal("rep-ben-negotiation", "rep-ben", {
-            "kind": "development", "due_date": "2026-06-30",
+            "kind": "development",
             "title": "Complete Advanced Negotiation Skills training and apply three techniques in client meetings each week",
             "skill": "negotiation",
             "activity_targets": {"training_hours": "24", "certifications": ["Advanced Negotiation Skills"], "mentorship_sessions": 6},
@@ -103,16 +105,57 @@ def load(goals_url: str) -> list[dict]:
         demo.link("eng-sam-future", cloud, servers, {
             "rationale": "future_role", "future_role": "Cloud infrastructure engineer for the move to AWS",
         }, actor="mgr-lee")
-        return demo.goals + [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]]
+        key_goals = {"bens_conversions": bens, "bens_negotiation": negotiation, "sams_servers": servers}
+        return demo.goals + [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]], key_goals
+
+
+def check_in(checkins_url: str, goals: dict[str, str]) -> int:
+    """A few weeks of the seed's rhythm for Ben: weekly KPI check-ins, a monthly development check-in."""
+    today = date.today()
+    with httpx.Client(base_url=checkins_url, headers={"X-Tenant-ID": TENANT}, timeout=30) as client:
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/goals/{goals['bens_negotiation']}/check-in-schedule").status_code != 200:
+            if time.monotonic() > deadline:
+                sys.exit("the check-ins service never saw the demo goals on Kafka")
+            time.sleep(0.2)
+        recorded = 0
+        for weeks_ago, value in ((5, "18.1"), (4, "18.4"), (3, "18.2"), (2, "18.9"), (1, "19.3"), (0, "19.6")):
+            entries = [{"kind": "performance", "goal_id": goals["bens_conversions"], "kpi_value": value,
+                        "unit": "percent", "status": "on_track" if float(value) >= 18.9 else "at_risk",
+                        "roadblocks": "" if weeks_ago < 3 else "Deals stall at the pricing conversation"}]
+            if weeks_ago in (4, 0):
+                entries.append({
+                    "kind": "development", "goal_id": goals["bens_negotiation"],
+                    "training": [{"hours": "6", "course": "Advanced Negotiation Skills, module %d" % (5 - weeks_ago)}],
+                    "mentorship": [{"mentor_id": "mgr-ana", "minutes": 45}],
+                    "skill_application": {"performance_goal_id": goals["bens_conversions"],
+                                          "how": "Anchored on value before price with Acme; the deal closed."} if weeks_ago == 0 else None,
+                    "feedback": {"ratings": [{"source": "self", "rating": "3"}, {"source": "manager", "rating": "3.5"},
+                                             {"source": "peer", "rating": "4"}, {"source": "peer", "rating": "3"},
+                                             {"source": "peer", "rating": "3.5"}]},
+                })
+            held_on = (today - timedelta(weeks=weeks_ago)).isoformat()
+            response = client.post("/v1/check-ins", json={
+                "employee_id": "rep-ben", "held_on": held_on, "held_by": ["rep-ben", "mgr-ana"], "entries": entries,
+            }, headers={"Idempotency-Key": f"demo-checkin-{weeks_ago}", "X-Actor-ID": "mgr-ana"})
+            if response.status_code not in (200, 201):
+                sys.exit(f"demo check-in refused: {response.status_code} {response.text}")
+            recorded += 1
+        return recorded
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--goals", default="http://127.0.0.1:8001")
+    parser.add_argument("--checkins", default="http://127.0.0.1:8002")
     args = parser.parse_args()
-    goals = load(args.goals)
+    goals, key_goals = load(args.goals)
+    check_ins = check_in(args.checkins, key_goals)
     owners = sorted({g["employee_id"] for g in goals})
-    print(f"demo organisation loaded: {len(PEOPLE)} people, {len(goals)} goals for {', '.join(owners)} (tenant {TENANT})")
+    print(
+        f"demo organisation loaded: {len(PEOPLE)} people, {len(goals)} goals for {', '.join(owners)},"
+        f" {check_ins} check-ins (tenant {TENANT})"
+    )
 
 
 if __name__ == "__main__":

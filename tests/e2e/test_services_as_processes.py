@@ -38,22 +38,28 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None
 
 @pytest.fixture
 def services(kafka_bootstrap, tmp_path):
-    goals_port, projections_port = free_port(), free_port()
+    goals_port, checkins_port, projections_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "TANDEM_GOALS_PORT": str(goals_port),
         "TANDEM_GOALS_DATABASE_URL": f"sqlite:///{tmp_path}/goals.db",
+        "TANDEM_CHECKINS_PORT": str(checkins_port),
+        "TANDEM_CHECKINS_DATABASE_URL": f"sqlite:///{tmp_path}/checkins.db",
         "TANDEM_PROJECTIONS_PORT": str(projections_port),
         "TANDEM_PROJECTIONS_DATABASE_URL": f"sqlite:///{tmp_path}/read-model.db",
         "TANDEM_PROJECTIONS_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:8]}",
     }
     processes = {
         name: subprocess.Popen([str(BIN / f"tandem-{name}")], env=env, stdout=log, stderr=subprocess.STDOUT)
-        for name in ("goals", "projections")
+        for name in ("goals", "checkins", "projections")
         for log in [open(tmp_path / f"{name}.log", "wb")]
     }
-    urls = {"goals": f"http://127.0.0.1:{goals_port}", "projections": f"http://127.0.0.1:{projections_port}"}
+    urls = {
+        "goals": f"http://127.0.0.1:{goals_port}",
+        "checkins": f"http://127.0.0.1:{checkins_port}",
+        "projections": f"http://127.0.0.1:{projections_port}",
+    }
     try:
         for name, process in processes.items():
             wait_ready(urls[name], process)
