@@ -94,7 +94,7 @@ class GoalsReplicaModel:
             " kpi_baseline TEXT, kpi_target TEXT, kpi_direction TEXT, competency TEXT, rating_scale_max TEXT,"
             " version BIGINT NOT NULL, PRIMARY KEY (tenant_id, goal_id))"
         )
-        cursor.execute("CREATE INDEX IF NOT EXISTS replica_goals_open ON replica_goals (status)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS replica_goals_by_status ON replica_goals (status)")
         cursor.execute("CREATE INDEX IF NOT EXISTS replica_goals_by_owner ON replica_goals (tenant_id, owner_id)")
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
@@ -200,8 +200,8 @@ class GoalsReplica:
             )
             return [_facts(row) for row in cursor.fetchall()]
 
-    def open_goals(self) -> list[GoalFacts]:
-        """Every open goal of every tenant (the cadence sweep walks them)."""
+    def active_goals(self) -> list[GoalFacts]:
+        """Every active goal of every tenant: not a draft, not closed (the cadence sweep walks them)."""
         with self.database.reading() as cursor:
-            cursor.execute(f"SELECT {_COLUMNS} FROM replica_goals WHERE status <> 'closed' ORDER BY tenant_id, goal_id")
+            cursor.execute(f"SELECT {_COLUMNS} FROM replica_goals WHERE status = 'active' ORDER BY tenant_id, goal_id")
             return [_facts(row) for row in cursor.fetchall()]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 
 from tandem_checkins.domain import VALUE_TYPES, CheckIn, CheckInSchedule, DevelopmentEntry, Entry, GoalSnapshot
 from tandem_runtime.clock import Clock
@@ -107,6 +108,7 @@ class CheckInsApplication(TandemApplication):
             schedules = []
             for entry in command.entries:
                 schedule = self._schedule(known[entry.goal_id], today=min(now.date(), command.held_on))
+                schedule.follow(known[entry.goal_id].cadence, known[entry.goal_id].start_date, now.date())
                 schedule.record_check_in(check_in.id, command.held_on)
                 schedules.append(schedule)
             return [check_in, *schedules], {"checkin_id": str(check_in.id), "version": check_in.version}
@@ -114,23 +116,43 @@ class CheckInsApplication(TandemApplication):
         return self.execute(decide, context=context, request_key=request_key)
 
     def signal_overdue_check_ins(self) -> int:
-        """Signal every open goal's newly missed periods, once each; return how many were signalled."""
+        """Signal every active goal's newly missed periods, once each; return how many were signalled.
+
+        Schedules are saved in batches. If a check-in changed one of them meanwhile, the batch is judged
+        again goal by goal from fresh state, and a goal that still clashes is left for the next sweep.
+        """
         now = self.clock.now()
-        today = now.date()
-        pending: list[CheckInSchedule] = []
+        batch: list[GoalFacts] = []
         signalled = 0
-        for facts in self.goals.open_goals():
-            schedule = self._schedule(facts, today)
-            count = schedule.signal_overdue(facts.cadence, now, until=facts.due_date)
-            if schedule.pending_events:
-                pending.append(schedule)
-                signalled += count
-            if len(pending) >= _SWEEP_SAVE_BATCH:
-                self.save(*pending, context=CommandContext.issued_by("cadence-sweep"))
-                pending = []
-        if pending:
-            self.save(*pending, context=CommandContext.issued_by("cadence-sweep"))
-        return signalled
+        for facts in self.goals.active_goals():
+            batch.append(facts)
+            if len(batch) >= _SWEEP_SAVE_BATCH:
+                signalled += self._sweep(batch, now)
+                batch = []
+        return signalled + (self._sweep(batch, now) if batch else 0)
+
+    def _sweep(self, batch: list[GoalFacts], now: datetime) -> int:
+        context = CommandContext.issued_by("cadence-sweep")
+        judged = [self._judge(facts, now) for facts in batch]
+        changed = [(schedule, count) for schedule, count in judged if schedule.pending_events]
+        try:
+            self.save(*(schedule for schedule, _ in changed), context=context)
+            return sum(count for _, count in changed)
+        except IntegrityError:
+            signalled = 0
+            for facts in batch:
+                schedule, count = self._judge(facts, now)
+                try:
+                    self.save(schedule, context=context)
+                    signalled += count
+                except IntegrityError:
+                    continue
+            return signalled
+
+    def _judge(self, facts: GoalFacts, now: datetime) -> tuple[CheckInSchedule, int]:
+        schedule = self._schedule(facts, now.date())
+        schedule.follow(facts.cadence, facts.start_date, now.date())
+        return schedule, schedule.signal_overdue(now, until=facts.due_date)
 
     def get_check_in(self, tenant_id: str, checkin_id: UUID) -> CheckIn:
         """The check-in, or ``CheckInNotFound``."""
@@ -165,7 +187,7 @@ class CheckInsApplication(TandemApplication):
             goal_id=goal_id,
             cadence=facts.cadence,
             first_day=schedule.first_day,
-            next_due=schedule.next_due(facts.cadence, today),
+            next_due=schedule.next_due(today),
             last_check_in_on=schedule.last_check_in_on,
             overdue_periods_signalled=len(schedule.signalled),
         )
@@ -181,6 +203,7 @@ class CheckInsApplication(TandemApplication):
                 tenant_id=facts.tenant_id,
                 goal_id=facts.goal_id,
                 owner_id=facts.owner_id,
+                cadence=facts.cadence,
                 first_day=facts.start_date,
                 tracked_from=today,
             )

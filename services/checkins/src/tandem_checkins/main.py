@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -15,6 +17,7 @@ from pydantic_settings import SettingsConfigDict
 from tandem_checkins.api import checkins_router
 from tandem_checkins.application import CheckInsApplication
 from tandem_checkins.outbound import SOURCE, to_integration_event
+from tandem_runtime.blocking import run_to_completion
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.goals_replica import GoalsReplica, GoalsReplicaModel
@@ -28,6 +31,9 @@ from tandem_runtime.settings import ServiceSettings
 from tandem_runtime.topics import ensure_topics
 
 
+log = logging.getLogger(__name__)
+
+
 class CheckInsSettings(ServiceSettings):
     """``TANDEM_CHECKINS_*`` variables; ``KAFKA_BOOTSTRAP_SERVERS`` is shared."""
 
@@ -37,6 +43,7 @@ class CheckInsSettings(ServiceSettings):
     database_url: str = "sqlite:///var/checkins/events.db"
     replica_database_url: str | None = Field(default=None, description="The goals replica; beside the event store by default.")
     sweep_interval_seconds: float = Field(default=300, description="How often missed check-in periods are signalled.")
+    goals_consumer_group: str = "tandem.checkins.goals"
 
     def replica_url(self) -> str:
         if self.replica_database_url:
@@ -76,14 +83,19 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         store=ProjectionStore(replica_database, GoalsReplicaModel()),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         metrics=metrics,
-        group_id="tandem.checkins.goals",
+        group_id=settings.goals_consumer_group,
     )
     supervisor = Supervisor()
 
     async def sweep_forever() -> None:
         while True:
             await asyncio.sleep(settings.sweep_interval_seconds)
-            await asyncio.to_thread(application.signal_overdue_check_ins)
+            try:
+                signalled = await run_to_completion(application.signal_overdue_check_ins)
+            except (PersistenceError, OSError) as error:
+                log.warning("cadence sweep failed, next one in %ss: %s", settings.sweep_interval_seconds, error)
+            else:
+                log.info("cadence sweep signalled %d overdue check-ins", signalled)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -134,7 +134,9 @@ def _check_development(
     if any(not 0 < session.minutes <= MAX_MINUTES_OF_A_SESSION for session in entry.mentorship):
         raise ValueOutOfRange("a mentorship session lasts between 1 minute and a day", f"{where}.mentorship")
     if any(certification.obtained_on > today for certification in entry.certifications):
-        raise CheckInDatedInFuture("a certification cannot be obtained in the future", f"{where}.certifications")
+        raise CheckInDatedInFuture(
+            "a certification cannot be obtained in the future", f"{where}.certifications", "certified_not_in_future"
+        )
     if entry.skill_application is not None:
         helped = goals.get(entry.skill_application.performance_goal_id)
         if helped is None or helped.tenant_id != tenant_id or helped.kind != "performance":

@@ -2,7 +2,7 @@
 
 A goal's cadence cuts time into periods from the goal's first day. A period that ends without a
 check-in is overdue; the schedule signals it once, and never again. Periods that ended before this
-service started tracking the goal are not held against anyone.
+service started tracking the goal, or before its cadence or start last changed, are not judged (again).
 """
 
 from __future__ import annotations
@@ -57,10 +57,13 @@ class CheckInSchedule(Aggregate):
         return cls.create_id(tenant_id, goal_id)
 
     @event("Started")
-    def __init__(self, tenant_id: str, goal_id: UUID, owner_id: str, first_day: date, tracked_from: date) -> None:
+    def __init__(
+        self, tenant_id: str, goal_id: UUID, owner_id: str, cadence: str, first_day: date, tracked_from: date
+    ) -> None:
         self.tenant_id = tenant_id
         self.goal_id = goal_id
         self.owner_id = owner_id
+        self.cadence = cadence
         self.first_day = first_day
         self.tracked_from = tracked_from
         self.check_ins: list[date] = []
@@ -71,17 +74,23 @@ class CheckInSchedule(Aggregate):
     def last_check_in_on(self) -> date | None:
         return max(self.check_ins) if self.check_ins else None
 
+    def follow(self, cadence: str, first_day: date, today: date) -> None:
+        """Follow the goal's current cadence and start; periods that ended under the old rhythm stay judged."""
+        if (cadence, first_day) != (self.cadence, self.first_day):
+            self._rebased(cadence=cadence, first_day=first_day, tracked_from=today)
+
     def record_check_in(self, checkin_id: UUID, held_on: date) -> None:
         """Count a check-in held on ``held_on``."""
         self._checked_in(checkin_id=checkin_id, held_on=held_on)
 
-    def next_due(self, cadence: str, today: date) -> date:
+    def next_due(self, today: date) -> date:
         """The last day by which the current period needs a check-in."""
-        index = max(0, period_of(cadence, self.first_day, today))
-        return period_start(cadence, self.first_day, index + 1) - timedelta(days=1)
+        index = max(0, period_of(self.cadence, self.first_day, today))
+        return period_start(self.cadence, self.first_day, index + 1) - timedelta(days=1)
 
-    def missed_periods(self, cadence: str, today: date, until: date) -> list[tuple[date, date]]:
+    def missed_periods(self, today: date, until: date) -> list[tuple[date, date]]:
         """Periods that ended before ``today`` (and started by ``until``) with no check-in, not yet signalled."""
+        cadence = self.cadence
         missed: list[tuple[date, date]] = []
         held = {period_of(cadence, self.first_day, day) for day in self.check_ins}
         index = 0
@@ -95,12 +104,12 @@ class CheckInSchedule(Aggregate):
                 missed.append((start, end))
             index += 1
 
-    def signal_overdue(self, cadence: str, now: datetime, until: date) -> int:
+    def signal_overdue(self, now: datetime, until: date) -> int:
         """Signal every newly missed period once; return how many."""
-        missed = self.missed_periods(cadence, now.date(), until)
+        missed = self.missed_periods(now.date(), until)
         for start, end in missed:
             self._overdue(
-                cadence=cadence,
+                cadence=self.cadence,
                 period_start=start,
                 period_end=end,
                 last_check_in_on=self.last_check_in_on,
@@ -110,6 +119,12 @@ class CheckInSchedule(Aggregate):
                 occurred_at=now,
             )
         return len(missed)
+
+    @event("Rebased")
+    def _rebased(self, cadence: str, first_day: date, tracked_from: date) -> None:
+        self.cadence = cadence
+        self.first_day = first_day
+        self.tracked_from = tracked_from
 
     @event("CheckedIn")
     def _checked_in(self, checkin_id: UUID, held_on: date) -> None:
