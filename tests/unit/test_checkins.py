@@ -686,3 +686,14 @@ def test_a_postponed_goal_is_not_overdue_before_its_new_start(desk):
 
     assert desk.on(date(2026, 1, 19)).sweep() == 0
     assert desk.schedule(sales)["first_day"] == "2026-03-02"
+
+
+def test_a_departed_employee_gets_no_more_check_ins(desk):
+    from tandem_contracts.directory import EmployeeDeparted
+
+    conversions = desk.seed(sales_goal())
+    desk.service.directory.record(
+        EmployeeDeparted(tenant_id=TENANT, employee_id="rep-ben", occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
+                         departed_on=date(2026, 1, 5))
+    )
+    assert_refused(desk.check_in("rep-ben", kpi(conversions, "19")), "employee_id", "employee_active")

@@ -12,9 +12,18 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from tandem_checkins.domain import VALUE_TYPES, CheckIn, CheckInSchedule, DevelopmentEntry, Entry, GoalSnapshot
+from tandem_checkins.domain import (
+    VALUE_TYPES,
+    CheckIn,
+    CheckInSchedule,
+    DevelopmentEntry,
+    EmployeeHasDeparted,
+    Entry,
+    GoalSnapshot,
+)
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL
+from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext, Executed, TandemApplication
 from tandem_runtime.goals_replica import GoalFacts, GoalsReplica
 from tandem_runtime.idempotency import RequestKey
@@ -69,9 +78,16 @@ class CheckInsApplication(TandemApplication):
     name = "CheckIns"
     value_types = VALUE_TYPES
 
-    def __init__(self, database_url: str | DatabaseURL, goals: GoalsReplica, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str | DatabaseURL,
+        goals: GoalsReplica,
+        directory: Directory,
+        clock: Clock | None = None,
+    ) -> None:
         super().__init__(database_url)
         self.goals = goals
+        self.directory = directory
         self.clock = clock or Clock()
 
     def record_check_in(
@@ -81,6 +97,10 @@ class CheckInsApplication(TandemApplication):
 
         def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
             now = self.clock.now()
+            employee = self.directory.employee(command.tenant_id, command.employee_id)
+            if employee is not None and employee.departed:
+                # Unknown employees are not refused here: their goals decide, and the replica may lag.
+                raise EmployeeHasDeparted(f"{command.employee_id} is no longer with the organisation", "employee_id")
             referenced = [entry.goal_id for entry in command.entries] + [
                 entry.skill_application.performance_goal_id
                 for entry in command.entries

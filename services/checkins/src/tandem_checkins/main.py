@@ -20,6 +20,7 @@ from tandem_checkins.outbound import SOURCE, to_integration_event
 from tandem_runtime.blocking import run_to_completion
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.directory import Directory, DirectoryReadModel
 from tandem_runtime.goals_replica import GoalsReplica, GoalsReplicaModel
 from tandem_runtime.http import install_operational_routes
 from tandem_runtime.kafka import make_producer
@@ -44,6 +45,7 @@ class CheckInsSettings(ServiceSettings):
     replica_database_url: str | None = Field(default=None, description="The goals replica; beside the event store by default.")
     sweep_interval_seconds: float = Field(default=300, description="How often missed check-in periods are signalled.")
     goals_consumer_group: str = "tandem.checkins.goals"
+    directory_consumer_group: str = "tandem.checkins.directory"
 
     def replica_url(self) -> str:
         if self.replica_database_url:
@@ -61,6 +63,7 @@ class CheckInsService:
     http: FastAPI
     application: CheckInsApplication
     goals: GoalsReplica
+    directory: Directory
     relay: OutboxRelay
     metrics: Metrics
 
@@ -69,7 +72,8 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
     """Build the check-ins service: event store, goals replica, cadence sweep, outbox relay, HTTP API."""
     replica_database = SQLDatabase.connect(settings.replica_url())
     goals = GoalsReplica(replica_database)
-    application = CheckInsApplication(settings.database_url, goals, clock=clock)
+    directory = Directory(replica_database)
+    application = CheckInsApplication(settings.database_url, goals, directory, clock=clock)
     metrics = Metrics("checkins")
     relay = OutboxRelay(
         name="checkins",
@@ -84,6 +88,12 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         bootstrap_servers=settings.kafka_bootstrap_servers,
         metrics=metrics,
         group_id=settings.goals_consumer_group,
+    )
+    directory_feed = ProjectionRunner(
+        store=ProjectionStore(replica_database, DirectoryReadModel()),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        metrics=metrics,
+        group_id=settings.directory_consumer_group,
     )
     supervisor = Supervisor()
 
@@ -104,22 +114,27 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         producer = make_producer(settings.kafka_bootstrap_servers, client_id="tandem-checkins")
         await producer.start()
         await goals_feed.start(producer)
+        await directory_feed.start(producer)
         supervisor.spawn("outbox-relay", lambda: relay.run(producer))
         supervisor.spawn("goals-feed", goals_feed.run)
+        supervisor.spawn("directory-feed", directory_feed.run)
         supervisor.spawn("cadence-sweep", sweep_forever)
         try:
             yield
         finally:
             await supervisor.shutdown()
             await goals_feed.stop()
+            await directory_feed.stop()
             await producer.stop()
             application.close()
             replica_database.close()
 
     metrics.relay_lag.set_function(relay.lag)
 
-    async def goals_feed_runs() -> tuple[bool, str]:
-        return goals_feed.started, f"{len(goals_feed.assigned)} goals partitions assigned"
+    async def feeds_run() -> tuple[bool, str]:
+        return goals_feed.started and directory_feed.started, (
+            f"{len(goals_feed.assigned)} goals and {len(directory_feed.assigned)} directory partitions assigned"
+        )
 
     http = FastAPI(
         title="Tandem check-ins",
@@ -133,10 +148,12 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         lifespan=lifespan,
     )
     install_operational_routes(
-        http, metrics, readiness_checks={"goals_feed": goals_feed_runs}, liveness_checks={"loops": supervisor.check}
+        http, metrics, readiness_checks={"feeds": feeds_run}, liveness_checks={"loops": supervisor.check}
     )
     http.include_router(checkins_router(application, settings.default_tenant))
-    return CheckInsService(http=http, application=application, goals=goals, relay=relay, metrics=metrics)
+    return CheckInsService(
+        http=http, application=application, goals=goals, directory=directory, relay=relay, metrics=metrics
+    )
 
 
 def main() -> None:

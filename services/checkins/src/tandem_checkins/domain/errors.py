@@ -34,3 +34,7 @@ class WrongUnit(CheckInRuleBroken):
 
 class ValueOutOfRange(CheckInRuleBroken):
     rule = "value_in_range"
+
+
+class EmployeeHasDeparted(CheckInRuleBroken):
+    rule = "employee_active"
