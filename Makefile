@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/projections/pyproject.toml
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install run test test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check clean
+.PHONY: help install run test test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,8 +47,11 @@ kafka-down: ## stop the local Kafka broker
 schemas: $(STAMP) ## write the JSON Schemas of every event into contracts
 	$(VENV)/bin/tandem-contracts write
 
-schemas-check: $(STAMP) ## fail if the committed JSON Schemas differ from the models
+schemas-check: $(STAMP) ## fail if the committed JSON Schemas differ from the models or break a released one
 	$(VENV)/bin/tandem-contracts check
+
+schemas-release: $(STAMP) ## freeze the current schemas as released (after publishing them)
+	$(VENV)/bin/tandem-contracts release
 
 clean: ## remove local state (var/), keep the virtualenv and the Kafka jars
 	bash deploy/local/kafka.sh stop

@@ -96,3 +96,40 @@ def test_a_stale_schema_is_detected(tmp_path):
     (tmp_path / "tandem.goal.set.v1.json").write_text("{}\n")
     (tmp_path / "tandem.retired.v1.json").write_text("{}\n")
     assert schemas.differences(tmp_path) == ["tandem.goal.set.v1.json", "tandem.retired.v1.json"]
+
+
+def test_every_model_still_reads_every_released_schema():
+    assert schemas.incompatibilities() == [], "upcast the old shape instead of breaking it"
+
+
+def released_goal_set() -> dict:
+    import copy
+
+    return copy.deepcopy(schemas.released()["tandem.goal.set.v1"][0][1])
+
+
+def test_adding_an_optional_field_or_dropping_one_stays_compatible():
+    from tandem_contracts.compatibility import problems
+
+    old = released_goal_set()
+    new = released_goal_set()
+    new["properties"]["stretch_target"] = {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    del new["properties"]["description"]
+    assert problems(old, new) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda s: s["required"].append("description"), "description: now required"),
+        (lambda s: s["properties"].update(version={"type": "string"}), "version: no longer accepts integer"),
+        (lambda s: s["$defs"]["GoalKind"]["enum"].remove("development"), "GoalKind: lost the value 'development'"),
+        (lambda s: s["$defs"]["Kpi"]["required"].append("weight"), "Kpi.weight: now required"),
+    ],
+)
+def test_breaking_changes_to_a_released_schema_are_caught(change, problem):
+    from tandem_contracts.compatibility import problems
+
+    new = released_goal_set()
+    change(new)
+    assert any(problem in found for found in problems(released_goal_set(), new))
