@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/projections/pyproject.toml
+PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/reviews/pyproject.toml services/projections/pyproject.toml
 PYTEST := $(PY) -m pytest
 
 .PHONY: help install run test test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean

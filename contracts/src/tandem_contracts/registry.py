@@ -5,6 +5,7 @@ from __future__ import annotations
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
+from tandem_contracts.reviews import ReviewCompleted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
@@ -17,6 +18,7 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         GoalClosed,
         CheckInRecorded,
         CheckInOverdue,
+        ReviewCompleted,
         EmployeeUpserted,
         EmployeeDeparted,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -16,6 +16,7 @@ from tandem_goals.domain import (
     VALUE_TYPES,
     ActivityTargets,
     BehaviouralTarget,
+    Budget,
     Cadence,
     Capacity,
     EmployeeHasDeparted,
@@ -35,10 +36,11 @@ from tandem_goals.domain import (
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.directory import Directory
-from tandem_runtime.eventstore import CommandContext, Executed, TandemApplication
+from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed, TandemApplication
 from tandem_runtime.idempotency import RequestKey
 
 MAX_CASCADE = 10_000
+_PLAN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:goals:planned-in-review")
 
 
 class GoalNotFound(LookupError):
@@ -295,6 +297,65 @@ class GoalsApplication(TandemApplication):
             return [*goals, *plans], outcome
 
         return self.execute(decide, context=context, request_key=request_key)
+
+    def plan_next_cycle(self, review: Any, context: CommandContext) -> tuple[int, list[str]]:
+        """Set a completed review's planned development goals as drafts, linked to the goals they serve.
+
+        Each draft's id comes from the review and its place in the plan, so a repeated review sets
+        nothing twice. A planned goal the rules refuse is reported, and the others are still set.
+        """
+        created, refused = 0, []
+        for index, planned in enumerate(review.plan):
+            goal_id = uuid5(_PLAN_NAMESPACE, f"{review.review_id}:{index}")
+            if self._find(review.tenant_id, goal_id) is not None:
+                continue
+            try:
+                self._set_planned_goal(review, planned, goal_id, context)
+                created += 1
+            except (GoalRuleBroken, ConcurrentChange) as error:
+                refused.append(f"{planned.title}: {error}")
+        return created, refused
+
+    def _set_planned_goal(self, review: Any, planned: Any, goal_id: UUID, context: CommandContext) -> None:
+        budget = Budget(planned.budget.amount, planned.budget.currency) if planned.budget else None
+        targets, behaviour = planned.activity_targets, planned.behavioural_target
+        template = GoalTemplate(
+            kind=GoalKind.DEVELOPMENT,
+            cycle=review.next_cycle,
+            title=planned.title,
+            description=f"Planned in review {review.review_id} of {review.cycle}.",
+            start_date=planned.start_date,
+            due_date=planned.due_date,
+            skill=planned.skill,
+            activity_targets=ActivityTargets(targets.training_hours, targets.certifications, targets.mentorship_sessions)
+            if targets
+            else None,
+            behavioural_target=BehaviouralTarget(behaviour.competency, behaviour.target_rating, behaviour.rating_scale_max)
+            if behaviour
+            else None,
+            capacity=Capacity(planned.hours_per_month, budget, planned.mentor_id),
+            status=GoalStatus.DRAFT,
+        )
+
+        def decide() -> tuple[Sequence[Aggregate], dict[str, Any]]:
+            goal = self._new_goal(review.tenant_id, goal_id, review.employee_id, review.reviewer_id, template, None)
+            target = self._find(review.tenant_id, planned.performance_goal_id)
+            if target is None:
+                raise GoalRuleBroken(f"performance goal {planned.performance_goal_id} does not exist", field="performance_goal_id")
+            goal.link(
+                link_id=uuid5(_PLAN_NAMESPACE, f"{goal_id}:link"),
+                target=target.as_link_target,
+                rationale=LinkRationale(planned.rationale),
+                skill=planned.skill,
+                evidence=planned.evidence,
+                future_role=planned.future_role,
+                linked_by=review.reviewer_id,
+                occurred_at=self.clock.now(),
+            )
+            plans = self._commit_capacity(review.tenant_id, [goal])
+            return [goal, *plans], {"goal_id": str(goal.id), "version": goal.version}
+
+        self.execute(decide, context=context)
 
     # --- queries --------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from tandem_goals.api import goals_router
 from tandem_goals.application import GoalsApplication
 from tandem_goals.directory_api import directory_router
 from tandem_goals.outbound import SOURCE, to_integration_event
+from tandem_goals.reactions import NextCyclePlanner
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.directory import Directory, DirectoryReadModel
@@ -41,6 +42,8 @@ class GoalsSettings(ServiceSettings):
         default=None, description="The directory replica's store; defaults to beside the event store."
     )
     relay_batch_size: int = 500
+    directory_consumer_group: str = "tandem.goals.directory"
+    planner_consumer_group: str = "tandem.goals.next-cycle-planner"
     development_hours_limit: Decimal = Field(default=Decimal(20), description="Monthly development hours per employee.")
     tenant_development_hours_limits: dict[str, Decimal] = Field(
         default_factory=dict, description='Per-tenant limits as JSON, e.g. {"acme": 30}.'
@@ -91,7 +94,13 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         store=ProjectionStore(directory_database, DirectoryReadModel()),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         metrics=metrics,
-        group_id="tandem.goals.directory",
+        group_id=settings.directory_consumer_group,
+    )
+    planner = ProjectionRunner(
+        store=ProjectionStore(directory_database, NextCyclePlanner(application)),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        metrics=metrics,
+        group_id=settings.planner_consumer_group,
     )
     publisher = DirectPublisher(source=f"{SOURCE}/directory")
     supervisor = Supervisor()
@@ -104,13 +113,16 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         await producer.start()
         publisher.attach(producer)
         await directory_feed.start(producer)
+        await planner.start(producer)
         supervisor.spawn("outbox-relay", lambda: relay.run(producer))
         supervisor.spawn("directory-feed", directory_feed.run)
+        supervisor.spawn("next-cycle-planner", planner.run)
         try:
             yield
         finally:
             await supervisor.shutdown()
             await directory_feed.stop()
+            await planner.stop()
             publisher.attach(None)
             await producer.stop()
             application.close()
@@ -122,8 +134,10 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         highest = await asyncio.to_thread(application.recorder.max_notification_id)
         return True, f"notification log at {highest or 0}"
 
-    async def directory_feed_runs() -> tuple[bool, str]:
-        return directory_feed.started, f"{len(directory_feed.assigned)} directory partitions assigned"
+    async def feeds_run() -> tuple[bool, str]:
+        return directory_feed.started and planner.started, (
+            f"{len(directory_feed.assigned)} directory and {len(planner.assigned)} review partitions assigned"
+        )
 
     http = FastAPI(
         title="Tandem goals",
@@ -140,7 +154,7 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
     install_operational_routes(
         http,
         metrics,
-        readiness_checks={"event_store": event_store_answers, "directory_feed": directory_feed_runs},
+        readiness_checks={"event_store": event_store_answers, "feeds": feeds_run},
         liveness_checks={"loops": supervisor.check},
     )
     http.include_router(goals_router(application, settings.default_tenant))

@@ -1,0 +1,115 @@
+"""Value objects of the review domain: the three steps and the plan for the next cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class GoalRef:
+    """What a review needs to know of one of the employee's goals (from the goals topic)."""
+
+    goal_id: UUID
+    owner_id: str
+    kind: str
+    cycle: str
+    title: str
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    goal_id: UUID
+    title: str
+    kpi_name: str
+    unit: str
+    direction: str
+    baseline: Decimal
+    target: Decimal
+    actual: Decimal
+    attainment_percent: Decimal
+    rating: Decimal
+    factors: str
+    how: str
+
+
+@dataclass(frozen=True)
+class CapabilityGapFound:
+    skill: str
+    performance_goal_id: UUID
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DevelopmentPayoff:
+    development_goal_id: UUID
+    performance_goal_id: UUID
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DevelopmentResult:
+    goal_id: UUID
+    title: str
+    applied: bool
+    evidence: tuple[str, ...] = field(default=())
+    aspirations: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", tuple(self.evidence))
+
+
+@dataclass(frozen=True)
+class ActivityTargets:
+    training_hours: Decimal | None = None
+    certifications: tuple[str, ...] = field(default=())
+    mentorship_sessions: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "certifications", tuple(self.certifications))
+
+
+@dataclass(frozen=True)
+class BehaviouralTarget:
+    competency: str
+    target_rating: Decimal
+    rating_scale_max: Decimal = Decimal(5)
+
+
+@dataclass(frozen=True)
+class Budget:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class PlannedDevelopmentGoal:
+    title: str
+    skill: str
+    rationale: str
+    performance_goal_id: UUID
+    start_date: date
+    due_date: date
+    hours_per_month: Decimal
+    evidence: str | None = None
+    future_role: str | None = None
+    activity_targets: ActivityTargets | None = None
+    behavioural_target: BehaviouralTarget | None = None
+    budget: Budget | None = None
+    mentor_id: str | None = None
+
+
+VALUE_TYPES = (
+    PerformanceResult, CapabilityGapFound, DevelopmentPayoff, DevelopmentResult, ActivityTargets, BehaviouralTarget,
+    Budget, PlannedDevelopmentGoal,
+)
+
+
+def attainment(baseline: Decimal, target: Decimal, actual: Decimal, direction: str) -> Decimal:
+    """Progress from baseline to target in percent, whichever way the KPI should move; 100 means met."""
+    span = target - baseline if direction == "increase" else baseline - target
+    moved = actual - baseline if direction == "increase" else baseline - actual
+    return (moved / span * 100).quantize(Decimal("0.1")) if span else Decimal(0)
