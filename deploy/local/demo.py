@@ -105,7 +105,7 @@ def load(goals_url: str) -> tuple[list[dict], dict[str, str]]:
         demo.link("eng-sam-future", cloud, servers, {
             "rationale": "future_role", "future_role": "Cloud infrastructure engineer for the move to AWS",
         }, actor="mgr-lee")
-        key_goals = {"bens_conversions": bens, "bens_negotiation": negotiation, "sams_servers": servers}
+        key_goals = {"bens_conversions": bens, "bens_negotiation": negotiation, "sams_servers": servers, "team": team}
         return demo.goals + [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]], key_goals
 
 
@@ -144,17 +144,67 @@ def check_in(checkins_url: str, goals: dict[str, str]) -> int:
         return recorded
 
 
+def review(reviews_url: str, goals: dict[str, str]) -> str:
+    """Ben's 2026 review by Ana, in the seed's three steps, with a plan for 2027; returns the review id."""
+    with httpx.Client(base_url=reviews_url, headers={"X-Tenant-ID": TENANT, "X-Actor-ID": "mgr-ana"}, timeout=30) as client:
+        def call(method: str, path: str, key: str, body: dict | None = None) -> dict:
+            response = client.request(method, path, json=body, headers={"Idempotency-Key": f"demo-review-{key}"})
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"{response.status_code} {response.text}")
+            return response.json()
+
+        review_id = call("POST", "/v1/reviews", "start", {"employee_id": "rep-ben", "cycle": CYCLE, "next_cycle": "2027"})["review_id"]
+        performance = {"goals": [{
+            "goal_id": goals["bens_conversions"], "rating": "4",
+            "factors": "A new CRM in the spring cost two weeks of pipeline; three enterprise deals slipped into Q4.",
+            "how": "Kept every client promise and coached two newer reps on discovery calls.",
+        }]}
+        deadline = time.monotonic() + 60
+        while True:  # the reviews service learns goals and check-ins from Kafka
+            try:
+                call("PUT", f"/v1/reviews/{review_id}/steps/performance", "performance", performance)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        call("PUT", f"/v1/reviews/{review_id}/steps/connections", "connections", {
+            "capability_gaps": [{"skill": "data analysis", "performance_goal_id": goals["bens_conversions"],
+                                 "note": "To hit next year's target you'll need to read the pipeline data yourself."}],
+            "payoffs": [{"development_goal_id": goals["bens_negotiation"], "performance_goal_id": goals["bens_conversions"],
+                         "note": "The negotiation training closed the Acme deal at full price."}],
+        })
+        call("PUT", f"/v1/reviews/{review_id}/steps/development", "development", {
+            "goals": [{"goal_id": goals["bens_negotiation"], "applied": True,
+                       "evidence": ["Anchored on value before price with Acme", "Held the line on discount with Globex"],
+                       "aspirations": "Wants to lead the enterprise team within two years."}],
+            "plan": [{"title": "Analyse the pipeline with data: SQL and dashboards for sales", "skill": "data analysis",
+                      "rationale": "capability_gap", "performance_goal_id": goals["team"],
+                      "evidence": "Forecasts missed by 20% twice; deals were prioritised by feel.",
+                      "start_date": "2027-01-01", "due_date": "2027-06-30",
+                      "activity_targets": {"training_hours": "20", "certifications": ["Data Analysis for Sales"]},
+                      "hours_per_month": "4", "budget": {"amount": "900", "currency": "EUR"}, "mentor_id": "mgr-ana"}],
+        })
+        call("POST", f"/v1/reviews/{review_id}/complete", "complete")
+        return review_id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--goals", default="http://127.0.0.1:8001")
     parser.add_argument("--checkins", default="http://127.0.0.1:8002")
+    parser.add_argument("--reviews", default="http://127.0.0.1:8003")
     args = parser.parse_args()
     goals, key_goals = load(args.goals)
     check_ins = check_in(args.checkins, key_goals)
+    try:
+        review(args.reviews, key_goals)
+    except RuntimeError as error:
+        sys.exit(f"demo review refused: {error}")
     owners = sorted({g["employee_id"] for g in goals})
     print(
         f"demo organisation loaded: {len(PEOPLE)} people, {len(goals)} goals for {', '.join(owners)},"
-        f" {check_ins} check-ins (tenant {TENANT})"
+        f" {check_ins} check-ins, 1 completed review with a plan for 2027 (tenant {TENANT})"
     )
 
 

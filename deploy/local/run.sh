@@ -9,6 +9,7 @@ BIN="$REPO/.venv/bin"
 LOGS="$REPO/var/logs"
 GOALS_PORT="${TANDEM_GOALS_PORT:-8001}"
 CHECKINS_PORT="${TANDEM_CHECKINS_PORT:-8002}"
+REVIEWS_PORT="${TANDEM_REVIEWS_PORT:-8003}"
 PROJECTIONS_PORT="${TANDEM_PROJECTIONS_PORT:-8000}"
 OWN_KAFKA=$([[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]] && echo yes || echo no)
 PIDS=()
@@ -25,12 +26,12 @@ stop_everything() {
 trap stop_everything INT TERM EXIT
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$GOALS_PORT" "$CHECKINS_PORT" "$PROJECTIONS_PORT"; do
+for port in "$GOALS_PORT" "$CHECKINS_PORT" "$REVIEWS_PORT" "$PROJECTIONS_PORT"; do
   port_free "$port" || { echo "port $port is in use: stop what holds it, or set TANDEM_<SERVICE>_PORT" >&2; exit 1; }
 done
 
 # A fresh Kafka has no history, so stores that remember old positions must start fresh too.
-rm -rf var/goals var/checkins var/projections
+rm -rf var/goals var/checkins var/reviews var/projections
 mkdir -p "$LOGS"
 eval "$(bash deploy/local/kafka.sh start | tail -n 1)"
 export KAFKA_BOOTSTRAP_SERVERS
@@ -38,6 +39,8 @@ export KAFKA_BOOTSTRAP_SERVERS
 TANDEM_GOALS_PORT="$GOALS_PORT" "$BIN/tandem-goals" >"$LOGS/goals.log" 2>&1 &
 PIDS+=($!)
 TANDEM_CHECKINS_PORT="$CHECKINS_PORT" "$BIN/tandem-checkins" >"$LOGS/checkins.log" 2>&1 &
+PIDS+=($!)
+TANDEM_REVIEWS_PORT="$REVIEWS_PORT" "$BIN/tandem-reviews" >"$LOGS/reviews.log" 2>&1 &
 PIDS+=($!)
 TANDEM_PROJECTIONS_PORT="$PROJECTIONS_PORT" "$BIN/tandem-projections" >"$LOGS/projections.log" 2>&1 &
 PIDS+=($!)
@@ -56,15 +59,18 @@ wait_ready() {
 }
 wait_ready goals "$GOALS_PORT" "$LOGS/goals.log"
 wait_ready checkins "$CHECKINS_PORT" "$LOGS/checkins.log"
+wait_ready reviews "$REVIEWS_PORT" "$LOGS/reviews.log"
 wait_ready projections "$PROJECTIONS_PORT" "$LOGS/projections.log"
 
-"$BIN/python" deploy/local/demo.py --goals "http://127.0.0.1:$GOALS_PORT" --checkins "http://127.0.0.1:$CHECKINS_PORT"
+"$BIN/python" deploy/local/demo.py --goals "http://127.0.0.1:$GOALS_PORT" --checkins "http://127.0.0.1:$CHECKINS_PORT" \
+  --reviews "http://127.0.0.1:$REVIEWS_PORT"
 
 cat <<INFO
 
 Tandem is running (Kafka at $KAFKA_BOOTSTRAP_SERVERS; logs in var/logs/).
   goals API          http://127.0.0.1:$GOALS_PORT/docs
   check-ins API      http://127.0.0.1:$CHECKINS_PORT/docs
+  reviews API        http://127.0.0.1:$REVIEWS_PORT/docs
   projections API    http://127.0.0.1:$PROJECTIONS_PORT/docs
   a dashboard        http://127.0.0.1:$PROJECTIONS_PORT/v1/dashboards/alignment?employee_id=rep-ben
   health, metrics    /health/live  /health/ready  /metrics on each service

@@ -38,7 +38,7 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None
 
 @pytest.fixture
 def services(kafka_bootstrap, tmp_path):
-    goals_port, checkins_port, projections_port = free_port(), free_port(), free_port()
+    goals_port, checkins_port, reviews_port, projections_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
@@ -46,18 +46,22 @@ def services(kafka_bootstrap, tmp_path):
         "TANDEM_GOALS_DATABASE_URL": f"sqlite:///{tmp_path}/goals.db",
         "TANDEM_CHECKINS_PORT": str(checkins_port),
         "TANDEM_CHECKINS_DATABASE_URL": f"sqlite:///{tmp_path}/checkins.db",
+        "TANDEM_REVIEWS_PORT": str(reviews_port),
+        "TANDEM_REVIEWS_DATABASE_URL": f"sqlite:///{tmp_path}/reviews.db",
+        "TANDEM_REVIEWS_CONSUMER_GROUP_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}",
         "TANDEM_PROJECTIONS_PORT": str(projections_port),
         "TANDEM_PROJECTIONS_DATABASE_URL": f"sqlite:///{tmp_path}/read-model.db",
         "TANDEM_PROJECTIONS_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:8]}",
     }
     processes = {
         name: subprocess.Popen([str(BIN / f"tandem-{name}")], env=env, stdout=log, stderr=subprocess.STDOUT)
-        for name in ("goals", "checkins", "projections")
+        for name in ("goals", "checkins", "reviews", "projections")
         for log in [open(tmp_path / f"{name}.log", "wb")]
     }
     urls = {
         "goals": f"http://127.0.0.1:{goals_port}",
         "checkins": f"http://127.0.0.1:{checkins_port}",
+        "reviews": f"http://127.0.0.1:{reviews_port}",
         "projections": f"http://127.0.0.1:{projections_port}",
     }
     try:
