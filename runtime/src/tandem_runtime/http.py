@@ -91,6 +91,16 @@ class CommandRequest:
         return RequestKey(self.tenant_id, self.idempotency_key, f"{route}:{digest}")
 
 
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header expects (``"3"``, ``W/"3"`` or ``3``); None without one."""
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise RequestRefused(422, 'If-Match takes the version from the ETag, e.g. "3"', field="If-Match", rule="version")
+    return int(text)
+
+
 def command_headers(default_tenant: str) -> Callable[..., CommandRequest]:
     """A FastAPI dependency that reads the command headers; requests without a tenant get ``default_tenant``."""
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tandem_runtime.database import DatabaseURL
 
 
 class ServiceSettings(BaseSettings):
@@ -30,3 +34,13 @@ class ServiceSettings(BaseSettings):
         default="demo", description="Tenant of requests without X-Tenant-ID, until bearer tokens carry it."
     )
     log_level: str = "INFO"
+
+    def store_beside_events(self, explicit: str | None, file_name: str) -> str:
+        """A second store's URL: ``explicit`` if given, else a SQLite file beside the event store's, else the same
+        PostgreSQL database (its tables have their own names)."""
+        if explicit:
+            return explicit
+        parsed = DatabaseURL.parse(self.database_url)
+        if parsed.is_sqlite:
+            return f"sqlite:///{PurePosixPath(parsed.path).parent / file_name}"
+        return self.database_url

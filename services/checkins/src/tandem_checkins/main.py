@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI
@@ -19,7 +18,7 @@ from tandem_checkins.application import CheckInsApplication
 from tandem_checkins.outbound import SOURCE, to_integration_event
 from tandem_runtime.blocking import run_to_completion
 from tandem_runtime.clock import Clock
-from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.database import SQLDatabase
 from tandem_runtime.directory import Directory, DirectoryReadModel
 from tandem_runtime.goals_replica import GoalsReplica, GoalsReplicaModel
 from tandem_runtime.http import install_operational_routes
@@ -48,12 +47,7 @@ class CheckInsSettings(ServiceSettings):
     directory_consumer_group: str = "tandem.checkins.directory"
 
     def replica_url(self) -> str:
-        if self.replica_database_url:
-            return self.replica_database_url
-        parsed = DatabaseURL.parse(self.database_url)
-        if parsed.is_sqlite:
-            return f"sqlite:///{PurePosixPath(parsed.path).parent / 'goals-replica.db'}"
-        return self.database_url
+        return self.store_beside_events(self.replica_database_url, "goals-replica.db")
 
 
 @dataclass

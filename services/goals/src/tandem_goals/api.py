@@ -28,7 +28,14 @@ from tandem_goals.application import (
     UnlinkGoals,
 )
 from tandem_runtime.eventstore import ConcurrentChange, Executed
-from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
+from tandem_runtime.http import (
+    PROBLEM_RESPONSES,
+    CommandRequest,
+    RequestRefused,
+    command_headers,
+    expected_version,
+    tenant_header,
+)
 from tandem_runtime.idempotency import IdempotencyKeyReused
 
 IfMatchHeader = Annotated[
@@ -302,13 +309,6 @@ def _revision_changes(body: ReviseGoalRequest, current: domain.Goal) -> dict[str
     return changes
 
 
-def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise RequestRefused(422, 'If-Match takes the version from the ETag, e.g. "3"', field="If-Match", rule="version")
-    return int(text)
 
 
 # --- routes ---------------------------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
 
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
             changes = _revision_changes(body, current)
-            command = ReviseGoal(request.tenant_id, current.id, changes, body.reason, who, _expected_version(if_match))
+            command = ReviseGoal(request.tenant_id, current.id, changes, body.reason, who, expected_version(if_match))
             key = request.request_key(f"revise:{current.id}", body)
             return lambda: application.revise_goal(command, request.context(who), key)
 
@@ -418,7 +418,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
             command = CloseGoal(
                 request.tenant_id, current.id, domain.GoalOutcome(body.outcome), who, body.final_value, body.note,
-                _expected_version(if_match),
+                expected_version(if_match),
             )
             key = request.request_key(f"close:{current.id}", body)
             return lambda: application.close_goal(command, request.context(who), key)
@@ -440,7 +440,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
             command = LinkGoals(
                 request.tenant_id, current.id, body.performance_goal_id, domain.LinkRationale(body.rationale), who,
-                body.skill, body.evidence, body.future_role, _expected_version(if_match),
+                body.skill, body.evidence, body.future_role, expected_version(if_match),
             )
             key = request.request_key(f"link:{current.id}", body)
 
@@ -465,7 +465,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         """Remove a development goal's alignment to a performance goal."""
 
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
-            command = UnlinkGoals(request.tenant_id, current.id, link_id, who, reason, _expected_version(if_match))
+            command = UnlinkGoals(request.tenant_id, current.id, link_id, who, reason, expected_version(if_match))
             key = request.request_key(f"unlink:{current.id}:{link_id}:{reason}")
             return lambda: application.unlink_goals(command, request.context(who), key)
 

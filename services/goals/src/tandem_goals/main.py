@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import PurePosixPath
 
 from fastapi import FastAPI
 from pydantic import Field
@@ -19,7 +18,7 @@ from tandem_goals.directory_api import directory_router
 from tandem_goals.outbound import SOURCE, to_integration_event
 from tandem_goals.reactions import NextCyclePlanner
 from tandem_runtime.clock import Clock
-from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.database import SQLDatabase
 from tandem_runtime.directory import Directory, DirectoryReadModel
 from tandem_runtime.http import install_operational_routes
 from tandem_runtime.kafka import DirectPublisher, make_producer
@@ -50,12 +49,7 @@ class GoalsSettings(ServiceSettings):
     )
 
     def directory_url(self) -> str:
-        if self.directory_database_url:
-            return self.directory_database_url
-        parsed = DatabaseURL.parse(self.database_url)
-        if parsed.is_sqlite:
-            return f"sqlite:///{PurePosixPath(parsed.path).parent / 'directory.db'}"
-        return self.database_url
+        return self.store_beside_events(self.directory_database_url, "directory.db")
 
     def hours_limit(self, tenant_id: str) -> Decimal:
         return self.tenant_development_hours_limits.get(tenant_id, self.development_hours_limit)

@@ -17,7 +17,14 @@ from tandem_contracts import reviews as contract
 from tandem_reviews import domain
 from tandem_reviews.application import GoalAssessment, ReviewNotFound, ReviewsApplication, StaleReview, StartReview
 from tandem_runtime.eventstore import ConcurrentChange, Executed
-from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
+from tandem_runtime.http import (
+    PROBLEM_RESPONSES,
+    CommandRequest,
+    RequestRefused,
+    command_headers,
+    expected_version,
+    tenant_header,
+)
 from tandem_runtime.idempotency import IdempotencyKeyReused
 
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match", max_length=40, description='The version you read, e.g. "3".')]
@@ -136,13 +143,6 @@ def _planned(goal: PlannedGoalIn) -> domain.PlannedDevelopmentGoal:
     )
 
 
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise RequestRefused(422, 'If-Match takes the version from the ETag, e.g. "3"', field="If-Match", rule="version")
-    return int(text)
 
 
 def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIRouter:
@@ -197,7 +197,7 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         key = request.request_key(f"performance:{review.id}", body)
         context = request.context(review.reviewer_id)
         return run(response, request.tenant_id, lambda: application.record_performance(
-            request.tenant_id, review.id, assessments, _version(if_match), context, key))
+            request.tenant_id, review.id, assessments, expected_version(if_match), context, key))
 
     @router.put("/reviews/{review_id}/steps/connections", status_code=200, response_model=ReviewView, summary="Step 2: connections")
     def connections(
@@ -211,7 +211,7 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         key = request.request_key(f"connections:{review.id}", body)
         context = request.context(review.reviewer_id)
         return run(response, request.tenant_id, lambda: application.record_connections(
-            request.tenant_id, review.id, gaps, payoffs, _version(if_match), context, key))
+            request.tenant_id, review.id, gaps, payoffs, expected_version(if_match), context, key))
 
     @router.put("/reviews/{review_id}/steps/development", status_code=200, response_model=ReviewView, summary="Step 3: development")
     def development(
@@ -226,7 +226,7 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         key = request.request_key(f"development:{review.id}", body)
         context = request.context(review.reviewer_id)
         return run(response, request.tenant_id, lambda: application.record_development(
-            request.tenant_id, review.id, results, plan, _version(if_match), context, key))
+            request.tenant_id, review.id, results, plan, expected_version(if_match), context, key))
 
     @router.post("/reviews/{review_id}/complete", status_code=201, response_model=ReviewView, summary="Complete a review")
     def complete(
@@ -238,7 +238,7 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         key = request.request_key(f"complete:{review.id}")
         context = request.context(review.reviewer_id)
         return run(response, request.tenant_id, lambda: application.complete_review(
-            request.tenant_id, review.id, _version(if_match), context, key))
+            request.tenant_id, review.id, expected_version(if_match), context, key))
 
     @router.get("/reviews/{review_id}", response_model=ReviewView, summary="Read a review")
     def get(review_id: Annotated[str, Path()], response: Response, tenant_id: str = tenant) -> ReviewView:

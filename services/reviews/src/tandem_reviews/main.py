@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import PurePosixPath
 
 from fastapi import FastAPI
 from pydantic import Field
@@ -17,7 +16,7 @@ from tandem_reviews.application import ReviewsApplication
 from tandem_reviews.checkins_feed import KpiValues, LatestKpiValues
 from tandem_reviews.outbound import SOURCE, to_integration_event
 from tandem_runtime.clock import Clock
-from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.database import SQLDatabase
 from tandem_runtime.directory import Directory, DirectoryReadModel
 from tandem_runtime.goals_replica import GoalsReplica, GoalsReplicaModel
 from tandem_runtime.http import install_operational_routes
@@ -42,12 +41,7 @@ class ReviewsSettings(ServiceSettings):
     consumer_group_prefix: str = "tandem.reviews"
 
     def replica_url(self) -> str:
-        if self.replica_database_url:
-            return self.replica_database_url
-        parsed = DatabaseURL.parse(self.database_url)
-        if parsed.is_sqlite:
-            return f"sqlite:///{PurePosixPath(parsed.path).parent / 'replicas.db'}"
-        return self.database_url
+        return self.store_beside_events(self.replica_database_url, "replicas.db")
 
 
 @dataclass
