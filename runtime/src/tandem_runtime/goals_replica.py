@@ -21,7 +21,7 @@ from tandem_runtime.projection import Delivery
 
 _COLUMNS = (
     "tenant_id, goal_id, owner_id, kind, status, level, cycle, title, cadence, start_date, due_date,"
-    " kpi_unit, kpi_baseline, kpi_target, kpi_direction, competency, rating_scale_max, version"
+    " kpi_unit, kpi_baseline, kpi_target, kpi_direction, competency, rating_scale_max, version, kpi_name"
 )
 
 
@@ -47,6 +47,7 @@ class GoalFacts:
     competency: str | None
     rating_scale_max: Decimal | None
     version: int
+    kpi_name: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -76,6 +77,7 @@ def _facts(row: Sequence[Any]) -> GoalFacts:
         competency=row[15],
         rating_scale_max=decimal(row[16]),
         version=row[17],
+        kpi_name=row[18],
     )
 
 
@@ -92,7 +94,7 @@ class GoalsReplicaModel:
             " status TEXT NOT NULL, level TEXT NOT NULL, cycle TEXT NOT NULL, title TEXT NOT NULL,"
             " cadence TEXT NOT NULL, start_date TEXT NOT NULL, due_date TEXT NOT NULL, kpi_unit TEXT,"
             " kpi_baseline TEXT, kpi_target TEXT, kpi_direction TEXT, competency TEXT, rating_scale_max TEXT,"
-            " version BIGINT NOT NULL, PRIMARY KEY (tenant_id, goal_id))"
+            " version BIGINT NOT NULL, kpi_name TEXT, PRIMARY KEY (tenant_id, goal_id))"
         )
         cursor.execute("CREATE INDEX IF NOT EXISTS replica_goals_by_status ON replica_goals (status)")
         cursor.execute("CREATE INDEX IF NOT EXISTS replica_goals_by_owner ON replica_goals (tenant_id, owner_id)")
@@ -106,7 +108,7 @@ class GoalsReplicaModel:
             if isinstance(event, GoalSet):
                 kpi, behaviour = event.kpi, event.behavioural_target
                 cursor.execute(
-                    f"INSERT INTO replica_goals ({_COLUMNS}) VALUES ({','.join('?' * 18)})"
+                    f"INSERT INTO replica_goals ({_COLUMNS}) VALUES ({','.join('?' * 19)})"
                     " ON CONFLICT (tenant_id, goal_id) DO NOTHING",
                     (
                         event.tenant_id, str(event.goal_id), event.employee_id, event.kind.value, event.status.value,
@@ -115,6 +117,7 @@ class GoalsReplicaModel:
                         _text(kpi.target if kpi else None), kpi.direction.value if kpi else None,
                         behaviour.competency if behaviour else None,
                         _text(behaviour.rating_scale_max if behaviour else None), event.version,
+                        kpi.name if kpi else None,
                     ),
                 )
             elif isinstance(event, GoalRevised):
@@ -137,8 +140,8 @@ class GoalsReplicaModel:
             elif name in ("start_date", "due_date"):
                 columns[name] = value.isoformat() if value is not None else None
             elif name == "kpi" and value is not None:
-                columns.update(kpi_unit=value.unit, kpi_baseline=_text(value.baseline), kpi_target=_text(value.target),
-                               kpi_direction=value.direction.value)
+                columns.update(kpi_name=value.name, kpi_unit=value.unit, kpi_baseline=_text(value.baseline),
+                               kpi_target=_text(value.target), kpi_direction=value.direction.value)
             elif name == "behavioural_target":
                 columns.update(competency=value.competency if value else None,
                                rating_scale_max=_text(value.rating_scale_max) if value else None)

@@ -65,7 +65,7 @@ class GoalAssessment:
 
 
 def _ref(facts: GoalFacts) -> GoalRef:
-    return GoalRef(facts.goal_id, facts.owner_id, facts.kind, facts.cycle, facts.title, facts.is_open)
+    return GoalRef(facts.goal_id, facts.owner_id, facts.kind, facts.cycle, facts.title, facts.is_open, facts.level)
 
 
 class ReviewsApplication(TandemApplication):
@@ -96,7 +96,14 @@ class ReviewsApplication(TandemApplication):
             if employee is None or employee.departed:
                 state = "no longer with the organisation" if employee else "not in the directory"
                 raise ReviewRuleBroken(f"{command.employee_id} is {state}", "employee_id", "employee_in_directory")
-            corrects = self.get_review(command.tenant_id, command.corrects_review_id) if command.corrects_review_id else None
+            corrects = None
+            if command.corrects_review_id is not None:
+                try:
+                    corrects = self.get_review(command.tenant_id, command.corrects_review_id)
+                except ReviewNotFound:
+                    raise ReviewRuleBroken(
+                        f"review {command.corrects_review_id} does not exist", "corrects_review_id", "corrects_a_completed_review"
+                    ) from None
             review = Review.start(
                 review_id=command.review_id, tenant_id=command.tenant_id, employee_id=command.employee_id,
                 cycle=command.cycle, next_cycle=command.next_cycle, reviewer_id=command.reviewer_id,
@@ -188,7 +195,7 @@ class ReviewsApplication(TandemApplication):
             raise ReviewRuleBroken("no KPI value was ever checked in on this goal: give the actual", f"goals.{index}.actual", "actual_known")
         assert facts.kpi_baseline is not None and facts.kpi_direction is not None
         return PerformanceResult(
-            goal_id=facts.goal_id, title=facts.title, kpi_name=facts.title, unit=facts.kpi_unit or "",
+            goal_id=facts.goal_id, title=facts.title, kpi_name=facts.kpi_name or facts.title, unit=facts.kpi_unit or "",
             direction=facts.kpi_direction, baseline=facts.kpi_baseline, target=facts.kpi_target, actual=actual,
             attainment_percent=attainment(facts.kpi_baseline, facts.kpi_target, actual, facts.kpi_direction),
             rating=assessment.rating, factors=assessment.factors, how=assessment.how,

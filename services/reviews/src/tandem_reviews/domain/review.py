@@ -74,7 +74,11 @@ class Review(Aggregate):
         """Step 1: every performance goal of the cycle, each rated on the tenant's scale."""
         self._refuse_if_completed()
         in_cycle = {g.goal_id for g in goals if g.kind == "performance" and g.cycle == self.cycle and g.owner_id == self.employee_id}
+        seen: set[UUID] = set()
         for index, result in enumerate(results):
+            if result.goal_id in seen:
+                raise ReviewRuleBroken("each goal is reviewed once", f"goals.{index}.goal_id", "goal_once")
+            seen.add(result.goal_id)
             if result.goal_id not in in_cycle:
                 raise GoalNotReviewable(
                     f"goal {result.goal_id} is not a performance goal of {self.employee_id} in {self.cycle}",
@@ -126,14 +130,22 @@ class Review(Aggregate):
             target = goals.get(planned.performance_goal_id)
             if target is None or target.kind != "performance" or not target.is_open:
                 raise PlanIncomplete("a planned goal serves an open performance goal", f"{where}.performance_goal_id")
+            if target.owner_id != self.employee_id and target.level == "individual":
+                raise PlanIncomplete(
+                    "another employee's performance goal can be served only if it is an organisation or team goal",
+                    f"{where}.performance_goal_id",
+                )
             if planned.rationale == "capability_gap" and not planned.evidence:
                 raise PlanIncomplete("a capability gap names the evidence of the shortfall", f"{where}.evidence")
             if planned.rationale == "future_role" and not planned.future_role:
                 raise PlanIncomplete("a future-role goal names the role or need", f"{where}.future_role")
             if planned.due_date < planned.start_date:
                 raise PlanIncomplete("the due date must not be before the start date", f"{where}.due_date")
-            if planned.activity_targets is None and planned.behavioural_target is None:
+            targets, behaviour = planned.activity_targets, planned.behavioural_target
+            if (targets is None or targets.is_empty) and behaviour is None:
                 raise PlanIncomplete("a planned goal is measured by activity or behavioural targets", f"{where}.activity_targets")
+            if behaviour is not None and behaviour.target_rating > behaviour.rating_scale_max:
+                raise PlanIncomplete("the target rating is above the rating scale", f"{where}.behavioural_target.target_rating")
         content = {"results": tuple(results), "plan": tuple(plan)}
         self._step_recorded(step="development", content=content, occurred_at=occurred_at)
 

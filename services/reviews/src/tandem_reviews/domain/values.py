@@ -18,6 +18,7 @@ class GoalRef:
     cycle: str
     title: str
     is_open: bool
+    level: str = "individual"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class ActivityTargets:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "certifications", tuple(self.certifications))
+
+    @property
+    def is_empty(self) -> bool:
+        return self.training_hours is None and not self.certifications and self.mentorship_sessions is None
 
 
 @dataclass(frozen=True)
