@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
-from tandem_goals.application import _PLAN_NAMESPACE
+from tandem_goals.application import PLANNED_GOAL_NAMESPACE
 from tandem_goals.main import GoalsSettings
 from tandem_goals.main import build_service as build_goals
 from tandem_goals.reactions import NextCyclePlanner
@@ -151,7 +151,7 @@ async def test_a_completed_review_is_published_once_and_its_plan_becomes_one_dra
         review_ce_id = header(review, "ce_id")
 
         # The goals service sets the plan as a draft goal, linked to the 2027 goal, caused by the review.
-        draft_id = str(uuid5(_PLAN_NAMESPACE, f"{review_id}:0"))
+        draft_id = str(uuid5(PLANNED_GOAL_NAMESPACE, f"{review_id}:0"))
 
         async def draft() -> dict | None:
             answer = await goals_api.get(f"/v1/goals/{draft_id}", headers=headers)

@@ -40,7 +40,7 @@ from tandem_contracts.goals import (
 from tandem_contracts.reviews import ReviewCompleted
 from tandem_goals import domain as goals_domain
 from tandem_goals import outbound as goals_outbound
-from tandem_goals.application import _PLAN_NAMESPACE, GoalsApplication, GoalTemplate, SetGoal
+from tandem_goals.application import PLANNED_GOAL_NAMESPACE, GoalsApplication, GoalTemplate, SetGoal
 from tandem_reviews.domain import Review
 from tandem_reviews.main import ReviewsSettings, build_service
 from tandem_reviews.outbound import to_integration_event
@@ -798,7 +798,7 @@ def test_the_goals_service_sets_the_plan_as_one_linked_draft_however_often_the_r
     assert goals.plan_next_cycle(review, context) == (1, [])
     assert goals.plan_next_cycle(review, context) == (0, []), "the same review delivered again sets nothing"
 
-    draft_id = uuid5(_PLAN_NAMESPACE, f"{review.review_id}:0")
+    draft_id = uuid5(PLANNED_GOAL_NAMESPACE, f"{review.review_id}:0")
     draft = goals.get_goal(TENANT, draft_id)
     assert (draft.owner_id, draft.kind, draft.status, draft.cycle, draft.set_by) == (
         SARA, goals_domain.GoalKind.DEVELOPMENT, goals_domain.GoalStatus.DRAFT, "2027", ANA
@@ -835,3 +835,42 @@ def test_a_performance_result_names_the_kpi(desk):
     review_id = desk.started()
     [result] = desk.stepped(review_id, "performance", performance(assessed(satisfaction, actual="12")))["performance"]
     assert result["kpi_name"] == "customer satisfaction increase"
+
+
+
+def test_a_correction_replaces_the_drafts_of_the_review_it_corrects(desk, sara):
+    directory = Directory(SQLiteDatabase(":memory:"))
+    directory.record(employee(ANA, tenant_id=TENANT), employee(SARA, ANA, tenant_id=TENANT))
+    goals = GoalsApplication("memory:", directory, clock=FixedClock(NOW))
+    next_year_id = uuid4()
+    goals.set_goal(
+        SetGoal(TENANT, SARA, ANA, GoalTemplate(
+            kind=goals_domain.GoalKind.PERFORMANCE, cycle="2027", title="Increase customer satisfaction by 15%",
+            description="", start_date=date(2027, 1, 4), due_date=date(2027, 12, 31),
+            kpi=goals_domain.Kpi("customer satisfaction increase", "percent", Decimal(0), Decimal(15),
+                                 goals_domain.KpiDirection.INCREASE),
+        ), goal_id=next_year_id),
+        CommandContext.issued_by(ANA),
+    )
+    stored = [goals.mapper.to_domain_event(n) for n in goals.recorder.select_notifications(start=None, limit=10)]
+    [next_year] = [goals_outbound.to_integration_event(e, context_of(e)) for e in stored]
+    desk.seed(next_year)
+    review_id = desk.started()
+    fill(desk, review_id, sara, "performance", "connections")
+    desk.stepped(review_id, "development", development([applied(sara.course, *SITUATIONS)], [planned(next_year)]))
+    assert desk.complete(review_id).status_code == 201
+    [original] = desk.completed()
+    correction = original.model_copy(update={"review_id": uuid4(), "corrects_review_id": original.review_id})
+
+    assert goals.plan_next_cycle(original, CommandContext.issued_by(ANA)) == (1, [])
+    assert goals.plan_next_cycle(correction, CommandContext.issued_by(ANA)) == (1, [])
+
+    plan_goals = [
+        goals.get_goal(TENANT, goal_id)
+        for goal_id in (uuid5(PLANNED_GOAL_NAMESPACE, f"{original.review_id}:0"), uuid5(PLANNED_GOAL_NAMESPACE, f"{correction.review_id}:0"))
+    ]
+    assert [(g.status.value, g.outcome.value if g.outcome else None) for g in plan_goals] == [
+        ("closed", "abandoned"),
+        ("draft", None),
+    ]
+    assert goals.work_plan(TENANT, SARA)[0] == original.plan[0].hours_per_month, "the withdrawn draft's hours are given back"

@@ -40,7 +40,8 @@ from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed
 from tandem_runtime.idempotency import RequestKey
 
 MAX_CASCADE = 10_000
-_PLAN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:goals:planned-in-review")
+# A planned goal's id is uuid5(PLANNED_GOAL_NAMESPACE, "<review_id>:<index in the plan>").
+PLANNED_GOAL_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tandem:goals:planned-in-review")
 
 
 class GoalNotFound(LookupError):
@@ -305,8 +306,10 @@ class GoalsApplication(TandemApplication):
         nothing twice. A planned goal the rules refuse is reported, and the others are still set.
         """
         created, refused = 0, []
+        if review.corrects_review_id is not None:
+            self._withdraw_drafts_of(review.tenant_id, review.corrects_review_id, review.review_id, context)
         for index, planned in enumerate(review.plan):
-            goal_id = uuid5(_PLAN_NAMESPACE, f"{review.review_id}:{index}")
+            goal_id = uuid5(PLANNED_GOAL_NAMESPACE, f"{review.review_id}:{index}")
             if self._find(review.tenant_id, goal_id) is not None:
                 continue
             try:
@@ -315,6 +318,28 @@ class GoalsApplication(TandemApplication):
             except (GoalRuleBroken, ConcurrentChange) as error:
                 refused.append(f"{planned.title}: {error}")
         return created, refused
+
+    def _withdraw_drafts_of(self, tenant_id: str, corrected: UUID, correction: UUID, context: CommandContext) -> None:
+        """A corrected review's plan is replaced: its drafts not yet activated are closed as abandoned."""
+        for index in range(MAX_CASCADE):
+            draft = self._find(tenant_id, uuid5(PLANNED_GOAL_NAMESPACE, f"{corrected}:{index}"))
+            if draft is None:
+                return
+            if draft.status is not GoalStatus.DRAFT:
+                continue
+
+            def decide(goal: Goal = draft) -> tuple[Sequence[Aggregate], dict[str, Any]]:
+                goal.close(
+                    outcome=GoalOutcome.ABANDONED,
+                    final_value=None,
+                    note=f"replaced by the plan of review {correction}",
+                    closed_by=context.actor,
+                    occurred_at=self.clock.now(),
+                )
+                plans = self._commit_capacity(tenant_id, [goal]) if goal.capacity else []
+                return [goal, *plans], {"goal_id": str(goal.id), "version": goal.version}
+
+            self.execute(decide, context=context)
 
     def _set_planned_goal(self, review: Any, planned: Any, goal_id: UUID, context: CommandContext) -> None:
         budget = Budget(planned.budget.amount, planned.budget.currency) if planned.budget else None
@@ -343,7 +368,7 @@ class GoalsApplication(TandemApplication):
             if target is None:
                 raise GoalRuleBroken(f"performance goal {planned.performance_goal_id} does not exist", field="performance_goal_id")
             goal.link(
-                link_id=uuid5(_PLAN_NAMESPACE, f"{goal_id}:link"),
+                link_id=uuid5(PLANNED_GOAL_NAMESPACE, f"{goal_id}:link"),
                 target=target.as_link_target,
                 rationale=LinkRationale(planned.rationale),
                 skill=planned.skill,
