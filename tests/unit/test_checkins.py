@@ -564,7 +564,7 @@ def test_a_closed_goal_is_never_signalled(desk):
 
 
 def test_periods_that_ended_before_the_service_tracked_the_goal_are_not_held_against_anyone(desk):
-    sales = desk.seed(sales_goal())  # started 5 January; the service first sweeps on 2 March
+    desk.seed(sales_goal())  # started 5 January; the service first sweeps on 2 March
 
     assert desk.on(date(2026, 3, 2)).sweep() == 0
     assert desk.on(date(2026, 3, 9)).sweep() == 1

@@ -40,7 +40,6 @@ from tandem_goals.domain import (
     Budget,
     Cadence,
     Capacity,
-    CapacityExceeded,
     Goal,
     GoalKind,
     GoalLevel,
