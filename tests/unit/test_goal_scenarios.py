@@ -248,3 +248,23 @@ def test_a_draft_goal_from_the_review_is_activated_by_a_revision(goals):
         activity_targets=ActivityTargets(training_hours=Decimal(16)), status=GoalStatus.DRAFT)))
     goals.revise_goal(ReviseGoal(TENANT, draft.id, {"status": GoalStatus.ACTIVE}, "agreed in the review", "mgr-ana"), AS_MANAGER)
     assert goal(goals, draft.id.hex).status is GoalStatus.ACTIVE
+
+
+def test_two_re_parentings_at_the_same_moment_cannot_make_a_cycle(goals):
+    from eventsourcing.persistence import IntegrityError
+
+    a = goal(goals, set_goal(goals, "mgr-ana", performance("A", CONVERSIONS, GoalLevel.TEAM)))
+    b = goal(goals, set_goal(goals, "mgr-lee", performance("B", CONVERSIONS, GoalLevel.TEAM)))
+    # Each decides before the other saves: both see a cascade without the other's change.
+    a_under_b = goals.get_goal(TENANT, a.id)
+    b_under_a = goals.get_goal(TENANT, b.id)
+    ledger_seen_by_first = goals._cascade_ledger(TENANT)
+    ledger_seen_by_second = goals._cascade_ledger(TENANT)
+    a_under_b.revise(changes={"parent_goal_id": b.id}, reason="reorg", revised_by="ceo", occurred_at=a.set_at)
+    b_under_a.revise(changes={"parent_goal_id": a.id}, reason="reorg", revised_by="ceo", occurred_at=a.set_at)
+    ledger_seen_by_first.record_parent_change(a.id, b.id)
+    ledger_seen_by_second.record_parent_change(b.id, a.id)
+    goals.save(a_under_b, ledger_seen_by_first, context=AS_MANAGER)
+    with pytest.raises(IntegrityError):  # the commands turn this into a 409 "retry"
+        goals.save(b_under_a, ledger_seen_by_second, context=AS_MANAGER)
+    assert goal(goals, b.id.hex).parent_goal_id is None, "the second re-parenting left nothing behind"

@@ -19,6 +19,7 @@ from tandem_goals.domain import (
     Budget,
     Cadence,
     Capacity,
+    CascadeLedger,
     EmployeeHasDeparted,
     EmployeeUnknown,
     Goal,
@@ -204,7 +205,12 @@ class GoalsApplication(TandemApplication):
                 parent_ancestry=ancestry,
             )
             plans = self._commit_capacity(command.tenant_id, [goal]) if "capacity" in command.changes else []
-            return [goal, *plans], {"goal_id": str(goal.id), "version": goal.version}
+            ledgers = []
+            if "parent_goal_id" in command.changes:
+                ledger = self._cascade_ledger(command.tenant_id)
+                ledger.record_parent_change(goal.id, goal.parent_goal_id)
+                ledgers.append(ledger)
+            return [goal, *plans, *ledgers], {"goal_id": str(goal.id), "version": goal.version}
 
         return self.execute(decide, context=context, request_key=request_key)
 
@@ -440,6 +446,14 @@ class GoalsApplication(TandemApplication):
             plan.commit(goal.id, goal.committed_hours_per_month, limit)
             plans[goal.owner_id] = plan
         return list(plans.values())
+
+    def _cascade_ledger(self, tenant_id: str) -> CascadeLedger:
+        try:
+            ledger = self.repository.get(CascadeLedger.id_for(tenant_id))
+        except AggregateNotFoundError:
+            return CascadeLedger(tenant_id=tenant_id)
+        assert isinstance(ledger, CascadeLedger)
+        return ledger
 
     def _work_plan(self, tenant_id: str, employee_id: str) -> WorkPlan | None:
         try:
