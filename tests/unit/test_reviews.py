@@ -874,3 +874,16 @@ def test_a_correction_replaces_the_drafts_of_the_review_it_corrects(desk, sara):
         ("draft", None),
     ]
     assert goals.work_plan(TENANT, SARA)[0] == original.plan[0].hours_per_month, "the withdrawn draft's hours are given back"
+
+
+def test_a_cycle_has_one_review_and_changes_come_as_corrections_of_the_latest(desk, sara):
+    first = desk.started()
+    second = desk.start()
+    assert_refused(second, "cycle", "one_review_per_cycle")
+    fill(desk, first, sara)
+    assert desk.complete(first).status_code == 201
+    correction = desk.start(corrects=first).json()["review_id"]
+    fill(desk, correction, sara)
+    assert desk.complete(correction).status_code == 201
+    assert_refused(desk.start(corrects=first), "corrects_review_id", "one_review_per_cycle")
+    assert desk.start(corrects=correction).status_code == 201, "the latest review can be corrected again"

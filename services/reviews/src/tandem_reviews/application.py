@@ -22,6 +22,7 @@ from tandem_reviews.domain import (
     PerformanceResult,
     PlannedDevelopmentGoal,
     Review,
+    ReviewRegister,
     ReviewRuleBroken,
     attainment,
 )
@@ -109,7 +110,9 @@ class ReviewsApplication(TandemApplication):
                 cycle=command.cycle, next_cycle=command.next_cycle, reviewer_id=command.reviewer_id,
                 rating_scale_max=self.rating_scale_max, corrects=corrects, occurred_at=self.clock.now(),
             )
-            return [review], {"review_id": str(review.id), "version": review.version}
+            register = self._register(command.tenant_id, command.employee_id, command.cycle)
+            register.admit(review.id, command.corrects_review_id)
+            return [review, register], {"review_id": str(review.id), "version": review.version}
 
         return self.execute(decide, context=context, request_key=key)
 
@@ -177,6 +180,14 @@ class ReviewsApplication(TandemApplication):
         if not isinstance(review, Review) or review.tenant_id != tenant_id:
             raise ReviewNotFound(str(review_id))
         return review
+
+    def _register(self, tenant_id: str, employee_id: str, cycle: str) -> ReviewRegister:
+        try:
+            register = self.repository.get(ReviewRegister.id_for(tenant_id, employee_id, cycle))
+        except AggregateNotFoundError:
+            return ReviewRegister(tenant_id=tenant_id, employee_id=employee_id, cycle=cycle)
+        assert isinstance(register, ReviewRegister)
+        return register
 
     def _review_at(self, tenant_id: str, review_id: UUID, expected_version: int | None) -> Review:
         review = self.get_review(tenant_id, review_id)
