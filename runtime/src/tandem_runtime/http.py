@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tandem_runtime.eventstore import CommandContext
-from tandem_runtime.idempotency import RequestKey
+from tandem_runtime.eventstore import CommandContext, ConcurrentChange
+from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
 from tandem_runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,15 @@ async def _refused(_: Request, error: Exception) -> Response:
     return problem(error.status, titles.get(error.status, "Refused"), error.message, errors)
 
 
+async def _key_reused(_: Request, error: Exception) -> Response:
+    errors = [{"field": "Idempotency-Key", "rule": "same_request_on_retry", "message": str(error)}]
+    return problem(422, "Invalid request", str(error), errors)
+
+
+async def _concurrent_change(_: Request, error: Exception) -> Response:
+    return problem(409, "Conflict", str(error))
+
+
 async def _http_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     return problem(error.status_code, str(error.detail), str(error.detail))
@@ -238,5 +247,8 @@ def install_operational_routes(
 
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(RequestRefused, _refused)
+    # Raised by the shared command machinery in every service: mapped here, once.
+    app.add_exception_handler(IdempotencyKeyReused, _key_reused)
+    app.add_exception_handler(ConcurrentChange, _concurrent_change)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,9 +15,8 @@ from tandem_checkins import domain
 from tandem_checkins.application import CheckInNotFound, CheckInsApplication, RecordCheckIn
 from tandem_checkins.outbound import entry_contract
 from tandem_contracts import checkins as contract
-from tandem_runtime.eventstore import ConcurrentChange, Executed
+from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
-from tandem_runtime.idempotency import IdempotencyKeyReused
 
 
 class _Body(BaseModel):
@@ -147,10 +146,6 @@ def checkins_router(application: CheckInsApplication, default_tenant: str) -> AP
             return command()
         except domain.CheckInRuleBroken as broken:
             raise RequestRefused(422, broken.message, field=broken.field, rule=broken.rule or None) from None
-        except IdempotencyKeyReused as reused:
-            raise RequestRefused(422, str(reused), field="Idempotency-Key", rule="same_request_on_retry") from None
-        except ConcurrentChange as clash:
-            raise RequestRefused(409, str(clash)) from None
 
     def load(tenant_id: str, checkin_id: str) -> domain.CheckIn:
         try:

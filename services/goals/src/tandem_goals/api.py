@@ -27,7 +27,7 @@ from tandem_goals.application import (
     StaleVersion,
     UnlinkGoals,
 )
-from tandem_runtime.eventstore import ConcurrentChange, Executed
+from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import (
     PROBLEM_RESPONSES,
     CommandRequest,
@@ -36,7 +36,6 @@ from tandem_runtime.http import (
     expected_version,
     tenant_header,
 )
-from tandem_runtime.idempotency import IdempotencyKeyReused
 
 IfMatchHeader = Annotated[
     str | None,
@@ -325,14 +324,10 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
             return command()
         except domain.GoalRuleBroken as broken:
             raise RequestRefused(422, broken.message, field=broken.field or None, rule=broken.rule or None) from None
-        except IdempotencyKeyReused as reused:
-            raise RequestRefused(422, str(reused), field="Idempotency-Key", rule="same_request_on_retry") from None
         except GoalNotFound as missing:
             raise RequestRefused(404, f"goal {missing} not found") from None
         except StaleVersion as stale:
             raise RequestRefused(409, str(stale), field="If-Match", rule="current_version") from None
-        except ConcurrentChange as clash:
-            raise RequestRefused(409, str(clash)) from None
 
     def load(tenant_id: str, goal_id: str) -> domain.Goal:
         try:

@@ -16,7 +16,7 @@ from tandem_contracts import goals as goal_contract
 from tandem_contracts import reviews as contract
 from tandem_reviews import domain
 from tandem_reviews.application import GoalAssessment, ReviewNotFound, ReviewsApplication, StaleReview, StartReview
-from tandem_runtime.eventstore import ConcurrentChange, Executed
+from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import (
     PROBLEM_RESPONSES,
     CommandRequest,
@@ -25,7 +25,6 @@ from tandem_runtime.http import (
     expected_version,
     tenant_header,
 )
-from tandem_runtime.idempotency import IdempotencyKeyReused
 
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match", max_length=40, description='The version you read, e.g. "3".')]
 
@@ -163,11 +162,9 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
             executed = command()
         except domain.ReviewRuleBroken as broken:
             raise RequestRefused(422, broken.message, field=broken.field, rule=broken.rule or None) from None
-        except IdempotencyKeyReused as reused:
-            raise RequestRefused(422, str(reused), field="Idempotency-Key", rule="same_request_on_retry") from None
         except ReviewNotFound as missing:
             raise RequestRefused(404, f"review {missing} not found") from None
-        except (StaleReview, ConcurrentChange) as clash:
+        except StaleReview as clash:
             raise RequestRefused(409, str(clash), field="If-Match", rule="current_version") from None
         review = load(tenant_id, executed.outcome["review_id"])
         if executed.replayed:
