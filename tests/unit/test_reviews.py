@@ -762,36 +762,46 @@ def test_a_review_of_another_tenant_is_404(desk):
 
 # --- the goals side: a completed review's plan becomes one draft goal ---------------------------------------
 
-def test_the_goals_service_sets_the_plan_as_one_linked_draft_however_often_the_review_arrives(desk, sara):
+def goals_service_with_next_years_goal() -> GoalsApplication:
+    """The goals side in memory, with Sara's 2027 performance goal set through it."""
     directory = Directory(SQLiteDatabase(":memory:"))
     directory.record(employee(ANA, tenant_id=TENANT), employee(SARA, ANA, tenant_id=TENANT))
     goals = GoalsApplication("memory:", directory, clock=FixedClock(NOW))
-
-    # The 2027 goal is set through the goals service, and the reviews replica hears of it as published.
-    next_year_id = uuid4()
     goals.set_goal(
         SetGoal(TENANT, SARA, ANA, GoalTemplate(
             kind=goals_domain.GoalKind.PERFORMANCE, cycle="2027", title="Increase customer satisfaction by 15%",
             description="", start_date=date(2027, 1, 4), due_date=date(2027, 12, 31),
             kpi=goals_domain.Kpi("customer satisfaction increase", "percent", Decimal(0), Decimal(15),
                                  goals_domain.KpiDirection.INCREASE),
-        ), goal_id=next_year_id),
+        )),
         CommandContext.issued_by(ANA),
     )
+    return goals
 
-    def goal_events() -> list[tuple[object, IntegrationEvent]]:
-        stored = [goals.mapper.to_domain_event(n) for n in goals.recorder.select_notifications(start=None, limit=1000)]
-        translated = [(e, goals_outbound.to_integration_event(e, context_of(e))) for e in stored]
-        return [(e, event) for e, event in translated if event is not None]
 
-    [(_, next_year)] = goal_events()
-    assert isinstance(next_year, GoalSet)
+def published_by(goals: GoalsApplication) -> list[tuple[object, IntegrationEvent]]:
+    """Each stored domain event of the goals side with the contract event it is published as."""
+    stored = [goals.mapper.to_domain_event(n) for n in goals.recorder.select_notifications(start=None, limit=1000)]
+    translated = [(e, goals_outbound.to_integration_event(e, context_of(e))) for e in stored]
+    return [(e, event) for e, event in translated if event is not None]
+
+
+def completed_review_serving(desk, sara, next_year: GoalSet) -> ReviewCompleted:
+    """Sara's review, completed with a plan serving ``next_year`` (seeded into the reviews replica)."""
     desk.seed(next_year)
     review_id = desk.started()
     fill(desk, review_id, sara, "performance", "connections")
     desk.stepped(review_id, "development", development([applied(sara.course, *SITUATIONS)], [planned(next_year)]))
     assert desk.complete(review_id).status_code == 201
     [review] = desk.completed()
+    return review
+
+
+def test_the_goals_service_sets_the_plan_as_one_linked_draft_however_often_the_review_arrives(desk, sara):
+    goals = goals_service_with_next_years_goal()
+    [(_, next_year)] = published_by(goals)
+    assert isinstance(next_year, GoalSet)
+    review = completed_review_serving(desk, sara, next_year)
 
     ce_id = stable_event_id(review.review_id, review.version)  # what the reviews relay puts in ce_id
     context = CommandContext(actor=review.actor, correlation_id=str(review.review_id), causation_id=ce_id)
@@ -810,18 +820,18 @@ def test_the_goals_service_sets_the_plan_as_one_linked_draft_however_often_the_r
     assert (draft.capacity.budget.amount, draft.capacity.budget.currency) == (1200, "EUR")
     [link] = draft.links.values()
     assert (link.performance_goal_id, link.performance_goal_owner_id, link.rationale, link.skill, link.evidence) == (
-        next_year_id, SARA, goals_domain.LinkRationale.CAPABILITY_GAP, "data analysis", GAP_EVIDENCE
+        next_year.goal_id, SARA, goals_domain.LinkRationale.CAPABILITY_GAP, "data analysis", GAP_EVIDENCE
     )
     assert goals.work_plan(TENANT, SARA)[0] == 6, "the draft's hours are committed once"
 
-    drafted = [(e, event) for e, event in goal_events() if getattr(event, "goal_id", None) == draft_id]
+    drafted = [(e, event) for e, event in published_by(goals) if getattr(event, "goal_id", None) == draft_id]
     assert [type(event) for _, event in drafted] == [GoalSet, GoalLinked]
     (set_event, goal_set), (_, goal_linked) = drafted
     assert (goal_set.status, goal_set.kind, goal_set.cycle, goal_set.version, goal_set.actor) == (
         GoalStatus.DRAFT, GoalKind.DEVELOPMENT, "2027", 1, ANA
     )
     assert (goal_linked.version, goal_linked.performance_goal_id, goal_linked.rationale, goal_linked.evidence) == (
-        2, next_year_id, LinkRationale.CAPABILITY_GAP, GAP_EVIDENCE
+        2, next_year.goal_id, LinkRationale.CAPABILITY_GAP, GAP_EVIDENCE
     )
     assert context_of(set_event).causation_id == ce_id, "the review is the cause of the draft"
     assert all(context_of(e).causation_id == ce_id for e, _ in drafted)
@@ -839,27 +849,9 @@ def test_a_performance_result_names_the_kpi(desk):
 
 
 def test_a_correction_replaces_the_drafts_of_the_review_it_corrects(desk, sara):
-    directory = Directory(SQLiteDatabase(":memory:"))
-    directory.record(employee(ANA, tenant_id=TENANT), employee(SARA, ANA, tenant_id=TENANT))
-    goals = GoalsApplication("memory:", directory, clock=FixedClock(NOW))
-    next_year_id = uuid4()
-    goals.set_goal(
-        SetGoal(TENANT, SARA, ANA, GoalTemplate(
-            kind=goals_domain.GoalKind.PERFORMANCE, cycle="2027", title="Increase customer satisfaction by 15%",
-            description="", start_date=date(2027, 1, 4), due_date=date(2027, 12, 31),
-            kpi=goals_domain.Kpi("customer satisfaction increase", "percent", Decimal(0), Decimal(15),
-                                 goals_domain.KpiDirection.INCREASE),
-        ), goal_id=next_year_id),
-        CommandContext.issued_by(ANA),
-    )
-    stored = [goals.mapper.to_domain_event(n) for n in goals.recorder.select_notifications(start=None, limit=10)]
-    [next_year] = [goals_outbound.to_integration_event(e, context_of(e)) for e in stored]
-    desk.seed(next_year)
-    review_id = desk.started()
-    fill(desk, review_id, sara, "performance", "connections")
-    desk.stepped(review_id, "development", development([applied(sara.course, *SITUATIONS)], [planned(next_year)]))
-    assert desk.complete(review_id).status_code == 201
-    [original] = desk.completed()
+    goals = goals_service_with_next_years_goal()
+    [(_, next_year)] = published_by(goals)
+    original = completed_review_serving(desk, sara, next_year)
     correction = original.model_copy(update={"review_id": uuid4(), "corrects_review_id": original.review_id})
 
     assert goals.plan_next_cycle(original, CommandContext.issued_by(ANA)) == (1, [])
