@@ -6,10 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/reviews/pyproject.toml services/projections/pyproject.toml
+PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/reviews/pyproject.toml services/projections/pyproject.toml bench/pyproject.toml
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install run test test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
+.PHONY: help install run test bench test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,3 +56,8 @@ schemas-release: $(STAMP) ## freeze the current schemas as released (after publi
 clean: ## remove local state (var/), keep the virtualenv and the Kafka jars
 	bash deploy/local/kafka.sh stop
 	rm -rf var
+
+SIZE ?= moderate
+bench: $(STAMP) ## measure the suite against raw Kafka and a naive peer (SIZE=large for 100k employees)
+	bash deploy/local/kafka.sh resolve
+	$(VENV)/bin/tandem-bench --size $(SIZE)

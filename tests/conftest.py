@@ -10,11 +10,8 @@ unless ``TANDEM_REQUIRE_POSTGRES=1`` (CI sets it) turns that into a failure.
 from __future__ import annotations
 
 import asyncio
-import glob
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -24,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tandem_runtime.local_postgres import ThrowawayPostgres, postgres_bindir
 from tandem_runtime.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,58 +49,6 @@ def kafka_bootstrap() -> Iterator[str]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _postgres_bindir() -> Path | None:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]), reverse=True)
-    found = candidates[0] if candidates else shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-class ThrowawayPostgres:
-    """A PostgreSQL cluster in a temporary directory, listening on 127.0.0.1 only."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="tandem-pg-"))
-        self.data = self.root / "data"
-        # initdb refuses to run as root: run the cluster as the postgres system user instead.
-        self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.run_as:
-            self.root.chmod(0o755)
-            postgres = pwd.getpwnam("postgres")
-            os.chown(self.root, postgres.pw_uid, postgres.pw_gid)
-
-    def _run(self, *args: str) -> None:
-        result = subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            log = (self.root / "postgres.log").read_text() if (self.root / "postgres.log").exists() else ""
-            raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}{log}")
-
-    def start(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "postgres.log"), "-w", "-t", "60", "start")
-
-    def stop(self) -> None:
-        try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The URL of a PostgreSQL server for the session."""
@@ -110,7 +56,7 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    bindir = _postgres_bindir()
+    bindir = postgres_bindir()
     if bindir is None:
         message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
         if os.environ.get("TANDEM_REQUIRE_POSTGRES") == "1":

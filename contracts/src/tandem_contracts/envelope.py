@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 from pydantic import ValidationError
 
 from tandem_contracts.base import IntegrationEvent
@@ -171,3 +172,23 @@ def decode(headers: Headers | tuple[tuple[str, bytes], ...], value: bytes | None
     if event.tenant_id != envelope.tenant_id:
         raise UndecodableMessage("ce_tenantid does not match the data's tenant_id")
     return envelope, event
+
+
+def decode_data(headers: Headers | tuple[tuple[str, bytes], ...], value: bytes | None) -> tuple[Envelope, dict]:
+    """Read one message's envelope and its data as plain JSON, without validating the data's schema.
+
+    For consumers on a hot path: the type must be known and the data a JSON object of the envelope's
+    tenant. A consumer that then finds a field missing must fall back to ``decode`` to find the culprit.
+    """
+    envelope = Envelope.from_headers(headers)
+    if envelope.type not in EVENT_TYPES:
+        raise UndecodableMessage(f"unknown ce_type {envelope.type!r}")
+    if not value:
+        raise UndecodableMessage("empty value")
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as error:
+        raise UndecodableMessage(f"{envelope.type} data is not JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("tenant_id") != envelope.tenant_id:
+        raise UndecodableMessage("the data is not an object of ce_tenantid's tenant")
+    return envelope, data

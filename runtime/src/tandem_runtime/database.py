@@ -11,10 +11,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -22,8 +22,9 @@ from psycopg_pool import ConnectionPool
 
 @dataclass(frozen=True)
 class DatabaseURL:
-    """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``postgresql://user:pw@host:port/db``,
-    or ``memory:`` (in-process only, for fast tests)."""
+    """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``postgresql://user:pw@host:port/db``
+    (optionally ``?schema=name``: tables live in that schema, made if missing), or ``memory:`` (in-process
+    only, for fast tests)."""
 
     scheme: str
     path: str = ""
@@ -32,6 +33,7 @@ class DatabaseURL:
     user: str = ""
     password: str = ""
     dbname: str = ""
+    schema: str = ""
 
     @classmethod
     def parse(cls, url: str) -> DatabaseURL:
@@ -52,6 +54,7 @@ class DatabaseURL:
                 user=unquote(parsed.username or ""),
                 password=unquote(parsed.password or ""),
                 dbname=parsed.path.lstrip("/") or "postgres",
+                schema=parse_qs(parsed.query).get("schema", [""])[0],
             )
         raise ValueError(f"unsupported database URL scheme {parsed.scheme!r}; use sqlite or postgresql")
 
@@ -70,6 +73,8 @@ class DatabaseURL:
             parts.append(f"user={self.user}")
         if self.password:
             parts.append(f"password={self.password}")
+        if self.schema:
+            parts.append(f"options='-c search_path={self.schema}'")
         return " ".join(parts)
 
     def eventsourcing_env(self) -> dict[str, str]:
@@ -115,6 +120,12 @@ class SQLDatabase(ABC):
     def close(self) -> None:
         """Release every connection."""
 
+    def __enter__(self) -> SQLDatabase:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @staticmethod
     def connect(url: str | DatabaseURL, pool_size: int = 4) -> SQLDatabase:
         """Open the database a URL names."""
@@ -123,6 +134,11 @@ class SQLDatabase(ABC):
             return SQLiteDatabase(":memory:")
         if parsed.is_sqlite:
             return SQLiteDatabase(parsed.path)
+        if parsed.schema:
+            if not parsed.schema.replace("_", "").isalnum():
+                raise ValueError(f"schema names are letters, digits and underscores: {parsed.schema!r}")
+            with psycopg.connect(replace(parsed, schema="").conninfo(), autocommit=True) as connection:
+                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {parsed.schema}")
         return PostgresDatabase(parsed.conninfo(), pool_size=pool_size)
 
 

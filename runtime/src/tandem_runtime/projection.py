@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -42,7 +42,7 @@ class Delivery:
     partition: int
     offset: int
     envelope: Envelope
-    event: IntegrationEvent
+    event: IntegrationEvent | Any  # what the read model's decoder gives: a contracts model, or plain data
 
 
 class ReadModel(Protocol):
@@ -50,6 +50,8 @@ class ReadModel(Protocol):
 
     name: str
     topics: tuple[str, ...]
+    # Optional: ``tracks_streams = False`` (see ProjectionStore), ``decode`` (headers, value) → (Envelope, event), defaulting to the validating contracts decoder,
+    # and ``malformed``, the errors ``apply`` raises on data the fast decoder let through.
 
     def create_schema(self, cursor: Cursor) -> None:
         """Create the read model's tables if they do not exist."""
@@ -73,6 +75,9 @@ class ProjectionStore:
     def __init__(self, database: SQLDatabase, read_model: ReadModel) -> None:
         self.database = database
         self.read_model = read_model
+        # A read model whose every write is idempotent by itself (keyed inserts, version-guarded updates) may
+        # opt out of per-stream version tracking, which costs a row per aggregate.
+        self._tracks_streams = getattr(read_model, "tracks_streams", True)
         with database.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS tandem_projection_positions ("
@@ -107,23 +112,9 @@ class ProjectionStore:
         with self.database.transaction() as cursor:
             stored = self._stored_offsets(cursor, {tp for tp in consumed})
             fresh = [d for d in deliveries if d.offset > stored.get((d.topic, d.partition), -1)]
-            versions = self._stored_versions(cursor, {d.envelope.subject for d in fresh if d.envelope.sequence})
-            new: list[Delivery] = []
-            for delivery in fresh:
-                sequence, subject = delivery.envelope.sequence, delivery.envelope.subject
-                if sequence is not None and subject:
-                    if sequence <= versions.get(subject, 0):
-                        continue
-                    versions[subject] = sequence
-                new.append(delivery)
+            new = self._skip_seen_versions(cursor, fresh) if self._tracks_streams else fresh
             if new:
                 self.read_model.apply(cursor, new)
-                touched = {d.envelope.subject for d in new if d.envelope.sequence and d.envelope.subject}
-                cursor.executemany(
-                    "INSERT INTO tandem_projection_streams (projection, stream_id, version) VALUES (?, ?, ?)"
-                    " ON CONFLICT (projection, stream_id) DO UPDATE SET version = excluded.version",
-                    [(name, subject, versions[subject]) for subject in touched],
-                )
             advanced = [
                 (name, topic, partition, offset)
                 for (topic, partition), offset in consumed.items()
@@ -136,6 +127,25 @@ class ProjectionStore:
                 advanced,
             )
         return len(new), len(deliveries) - len(new)
+
+    def _skip_seen_versions(self, cursor: Cursor, fresh: list[Delivery]) -> list[Delivery]:
+        """Drop events at or below their stream's applied version (relay duplicates), and track the new versions."""
+        versions = self._stored_versions(cursor, {d.envelope.subject for d in fresh if d.envelope.sequence})
+        new: list[Delivery] = []
+        for delivery in fresh:
+            sequence, subject = delivery.envelope.sequence, delivery.envelope.subject
+            if sequence is not None and subject:
+                if sequence <= versions.get(subject, 0):
+                    continue
+                versions[subject] = sequence
+            new.append(delivery)
+        touched = {d.envelope.subject for d in new if d.envelope.sequence and d.envelope.subject}
+        cursor.executemany(
+            "INSERT INTO tandem_projection_streams (projection, stream_id, version) VALUES (?, ?, ?)"
+            " ON CONFLICT (projection, stream_id) DO UPDATE SET version = excluded.version",
+            [(self.read_model.name, subject, versions[subject]) for subject in touched],
+        )
+        return new
 
     def _stored_offsets(self, cursor: Cursor, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """The tracked offsets of ``partitions``, locked until the transaction ends.
@@ -227,6 +237,8 @@ class ProjectionRunner:
         self._poll_timeout_ms = poll_timeout_ms
         self.consumer: AIOKafkaConsumer | None = None
         self._started = False
+        self._decode = getattr(store.read_model, "decode", decode)
+        self._malformed: tuple[type[Exception], ...] = getattr(store.read_model, "malformed", ())
 
     @property
     def started(self) -> bool:
@@ -285,18 +297,25 @@ class ProjectionRunner:
         started = time.perf_counter()
         outcome = BatchOutcome()
         deliveries: list[Delivery] = []
+        sources: dict[int, ConsumerRecord] = {}
         consumed: dict[tuple[str, int], int] = {}
         for tp, messages in records.items():
             for message in messages:
                 try:
-                    envelope, event = decode(message.headers, message.value)
+                    envelope, event = self._decode(message.headers, message.value)
                 except UndecodableMessage as error:
                     await self._dead_letter(message, error)
                     outcome.dead_lettered += 1
                 else:
-                    deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
+                    delivery = Delivery(tp.topic, tp.partition, message.offset, envelope, event)
+                    deliveries.append(delivery)
+                    sources[id(delivery)] = message
             consumed[(tp.topic, tp.partition)] = messages[-1].offset
-        outcome.applied, outcome.duplicates = await run_to_completion(self.store.apply_batch, deliveries, consumed)
+        try:
+            outcome.applied, outcome.duplicates = await run_to_completion(self.store.apply_batch, deliveries, consumed)
+        except self._malformed as error:
+            log.warning("projection %s: a batch holds malformed data, isolating it: %s", self.store.read_model.name, error)
+            await self._apply_isolating_poison(deliveries, sources, consumed, outcome)
         try:
             await self.consumer.commit({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         except KafkaError as error:
@@ -306,6 +325,41 @@ class ProjectionRunner:
         if self._metrics:
             self._record_metrics(records, outcome, time.perf_counter() - started)
         return outcome
+
+    async def _apply_isolating_poison(
+        self,
+        deliveries: list[Delivery],
+        sources: dict[int, ConsumerRecord],
+        consumed: dict[tuple[str, int], int],
+        outcome: BatchOutcome,
+    ) -> None:
+        """Dead-letter what fails the validating decoder, then whatever the read model still cannot apply alone."""
+        valid: list[Delivery] = []
+        for delivery in deliveries:
+            message = sources[id(delivery)]
+            try:
+                decode(message.headers, message.value)
+            except UndecodableMessage as error:
+                await self._dead_letter(message, error)
+                outcome.dead_lettered += 1
+            else:
+                valid.append(delivery)
+        try:
+            outcome.applied, outcome.duplicates = await run_to_completion(self.store.apply_batch, valid, consumed)
+            return
+        except self._malformed:
+            pass
+        outcome.applied = outcome.duplicates = 0
+        for delivery in valid:
+            try:
+                applied, duplicates = await run_to_completion(self.store.apply_batch, [delivery], {})
+            except self._malformed as error:
+                await self._dead_letter(sources[id(delivery)], error)
+                outcome.dead_lettered += 1
+            else:
+                outcome.applied += applied
+                outcome.duplicates += duplicates
+        await run_to_completion(self.store.apply_batch, [], consumed)
 
     async def _dead_letter(self, message: ConsumerRecord, error: Exception) -> None:
         log.error(

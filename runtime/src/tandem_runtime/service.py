@@ -48,6 +48,13 @@ class Supervisor:
 
         self._tasks[name] = asyncio.create_task(guarded(), name=name)
 
+    async def stop(self, name: str, timeout: float = 10.0) -> None:
+        """Cancel one loop on purpose and wait for it to finish its current step."""
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=timeout)
+
     def failures(self) -> dict[str, str]:
         """Loops that have ended while the service is running, with the reason."""
         failed = {}

@@ -1,32 +1,156 @@
-"""HTTP entry points of the read side."""
+"""HTTP entry points of the read side: dashboards, review packets and rebuilds."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from tandem_projections.alignment import employee_dashboard
-from tandem_runtime.database import SQLDatabase
-from tandem_runtime.http import PROBLEM_RESPONSES, tenant_header
+from tandem_projections.packet import review_packet
+from tandem_projections.pdf import render_packet_pdf
+from tandem_projections.queries import (
+    UnknownScope,
+    cascade_tree,
+    department_dashboard,
+    employee_dashboard,
+    team_dashboard,
+    tenant_dashboard,
+)
+from tandem_projections.read_side import ReadSide, RebuildRunning
+from tandem_projections.web import Pages
+from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, tenant_header
 
-def dashboards_router(database: SQLDatabase, default_tenant: str) -> APIRouter:
-    """The dashboard routes over one read-model database."""
+Identifier = Annotated[str, Query(min_length=1, max_length=128)]
+TenantParameter = Annotated[str | None, Query(alias="tenant", min_length=1, max_length=64)]
+
+
+class JSONBytes(Response):
+    """JSON already serialised by orjson: large dashboards skip a second encoding pass."""
+
+    media_type = "application/json"
+
+
+def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, default_tenant: str) -> APIRouter:
+    """The dashboard and review-packet routes over the read side's current store."""
     router = APIRouter(prefix="/v1", tags=["dashboards"], responses=PROBLEM_RESPONSES)
     # A dependency as default: these annotations are strings, and closure names do not resolve from them.
     tenant = Depends(tenant_header(default_tenant))
 
-    def read_employee(tenant_id: str, employee_id: str) -> dict[str, Any]:
-        with database.reading() as cursor:
-            return employee_dashboard(cursor, tenant_id, employee_id)
+    async def query(run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        def work() -> dict[str, Any]:
+            with read_side.database.reading() as cursor:
+                return run(cursor, *args)
 
-    @router.get("/dashboards/alignment")
+        try:
+            return await asyncio.to_thread(work)
+        except UnknownScope as error:
+            raise RequestRefused(404, str(error)) from error
+
+    @router.get("/dashboards/alignment", response_class=JSONBytes)
     async def alignment(
-        employee_id: Annotated[str, Query(min_length=1, max_length=128)],
+        employee_id: Identifier | None = None,
+        manager_id: Identifier | None = None,
+        department: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         tenant_id: str = tenant,
-    ) -> dict[str, Any]:
-        """An employee's alignment dashboard: their performance goals and development goals."""
-        return await asyncio.to_thread(read_employee, tenant_id, employee_id)
+    ) -> Response:
+        """The alignment dashboard of one employee, a manager's team (transitively), a department, or, with no
+        parameter, the whole tenant."""
+        given = [name for name, value in (("employee_id", employee_id), ("manager_id", manager_id),
+                                          ("department", department)) if value is not None]
+        if len(given) > 1:
+            raise RequestRefused(422, "give at most one of employee_id, manager_id, department",
+                                 field=given[1], rule="one_scope")
+        if employee_id is not None:
+            body = await query(employee_dashboard, tenant_id, employee_id, today())
+        elif manager_id is not None:
+            body = await query(team_dashboard, tenant_id, manager_id, today())
+        elif department is not None:
+            body = await query(department_dashboard, tenant_id, department, today())
+        else:
+            body = await query(tenant_dashboard, tenant_id, today())
+        return JSONBytes(orjson.dumps(body))
+
+    @router.get("/goals/{goal_id}/cascade", response_class=JSONBytes)
+    async def cascade(goal_id: str, tenant_id: str = tenant) -> Response:
+        """A goal and the goals cascaded from it, as a tree with attainment and health."""
+        return JSONBytes(orjson.dumps(await query(cascade_tree, tenant_id, goal_id)))
+
+    @router.get(
+        "/employees/{employee_id}/review-packet",
+        response_class=JSONBytes,
+        responses={200: {"content": {"application/json": {}, "text/html": {}, "application/pdf": {}}}},
+    )
+    async def packet(
+        request: Request,
+        employee_id: str,
+        cycle: Annotated[str, Query(min_length=1, max_length=32)],
+        format: Annotated[str | None, Query(pattern="^(json|html|pdf)$")] = None,
+        tenant_param: TenantParameter = None,
+        tenant_id: str = tenant,
+    ) -> Response:
+        """The review packet of an employee's cycle: JSON, or HTML / PDF by ``Accept`` or ``format``.
+        ``tenant`` stands in for the ``X-Tenant-ID`` header in links a browser follows."""
+        return await _packet(request, employee_id, cycle, format, tenant_param or tenant_id)
+
+    @router.get("/employees/{employee_id}/review-packet.pdf", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}})
+    async def packet_pdf(
+        request: Request, employee_id: str, cycle: Annotated[str, Query(min_length=1, max_length=32)],
+        tenant_param: TenantParameter = None, tenant_id: str = tenant,
+    ) -> Response:
+        """The review packet as a PDF."""
+        return await _packet(request, employee_id, cycle, "pdf", tenant_param or tenant_id)
+
+    async def _packet(request: Request, employee_id: str, cycle: str, format: str | None, tenant_id: str) -> Response:
+        body = await query(review_packet, tenant_id, employee_id, cycle, today())
+        wanted = format or _negotiate(request.headers.get("accept", ""))
+        if wanted == "pdf":
+            document = await asyncio.to_thread(render_packet_pdf, body)
+            filename = f"review-packet-{employee_id}-{cycle}.pdf"
+            return Response(document, media_type="application/pdf",
+                            headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        if wanted == "html":
+            return pages.packet_page(body)
+        return JSONBytes(orjson.dumps(body))
+
+    return router
+
+
+def _negotiate(accept: str) -> str:
+    """The first of PDF, HTML or JSON the ``Accept`` header names, JSON when it names none."""
+    for part in accept.split(","):
+        kind = part.split(";")[0].strip().lower()
+        if kind == "application/pdf":
+            return "pdf"
+        if kind in ("text/html", "application/xhtml+xml"):
+            return "html"
+        if kind in ("application/json", "*/*"):
+            return "json"
+    return "json"
+
+
+def admin_router(read_side: ReadSide) -> APIRouter:
+    """Rebuilds: replay every topic into a fresh store, then swap it in while queries keep being answered."""
+    router = APIRouter(prefix="/v1/admin", tags=["operations"], responses=PROBLEM_RESPONSES)
+
+    @router.post("/rebuilds", status_code=202)
+    async def start_rebuild() -> dict[str, Any]:
+        """Start a rebuild; poll its progress at the returned id."""
+        try:
+            return read_side.start_rebuild().view()
+        except RebuildRunning as error:
+            raise RequestRefused(409, str(error)) from error
+
+    @router.get("/rebuilds/{rebuild_id}")
+    async def rebuild_progress(rebuild_id: str) -> dict[str, Any]:
+        """A rebuild's state and progress."""
+        job = read_side.jobs.get(rebuild_id)
+        if job is None:
+            raise RequestRefused(404, f"rebuild {rebuild_id!r} is not known")
+        return job.view()
 
     return router

@@ -1,0 +1,325 @@
+"""The facts the read side keeps: what each topic said, stored so that arrival order does not matter.
+
+Each table holds one kind of fact keyed by its own id, so a check-in can land before its goal, or a link
+before the goal it points at, and nothing is lost: the employee cards that join the facts are recomputed
+from them (see ``cards``). A goal's own events are applied in version order; one that arrives ahead of an
+earlier one waits in ``rm_pending_goal_events`` until the gap fills. Directory events carry no version,
+so the latest ``occurred_at`` wins, profile and departure each on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
+from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
+from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
+from tandem_contracts.reviews import ReviewCompleted
+from tandem_runtime.database import Cursor
+from tandem_runtime.projection import Delivery
+
+CHUNK = 500  # ids per IN (...) query: under SQLite's parameter limit
+
+Employee = tuple[str, str]  # (tenant_id, employee_id)
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS rm_people ("
+    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, display_name TEXT, manager_id TEXT, department TEXT,"
+    " job_title TEXT, email TEXT, profile_at TEXT, departed_on TEXT, departed_at TEXT,"
+    " PRIMARY KEY (tenant_id, employee_id))",
+    "CREATE INDEX IF NOT EXISTS rm_people_by_manager ON rm_people (tenant_id, manager_id)",
+    "CREATE TABLE IF NOT EXISTS rm_goals ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, employee_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " status TEXT NOT NULL, cycle TEXT NOT NULL, level TEXT NOT NULL, parent_goal_id TEXT, title TEXT NOT NULL,"
+    " version BIGINT NOT NULL, document TEXT NOT NULL,"
+    " attainment DOUBLE PRECISION, health TEXT, next_check_in_due TEXT,"
+    " PRIMARY KEY (tenant_id, goal_id))",
+    "CREATE INDEX IF NOT EXISTS rm_goals_by_employee ON rm_goals (tenant_id, employee_id)",
+    "CREATE INDEX IF NOT EXISTS rm_goals_by_parent ON rm_goals (tenant_id, parent_goal_id)",
+    "CREATE INDEX IF NOT EXISTS rm_goals_by_due ON rm_goals (tenant_id, next_check_in_due)",
+    "CREATE TABLE IF NOT EXISTS rm_links ("
+    " tenant_id TEXT NOT NULL, link_id TEXT NOT NULL, development_goal_id TEXT NOT NULL,"
+    " development_owner_id TEXT NOT NULL, performance_goal_id TEXT NOT NULL, performance_owner_id TEXT NOT NULL,"
+    " rationale TEXT NOT NULL, skill TEXT, evidence TEXT, future_role TEXT, linked_on TEXT NOT NULL,"
+    " PRIMARY KEY (tenant_id, link_id))",
+    "CREATE INDEX IF NOT EXISTS rm_links_by_development_owner ON rm_links (tenant_id, development_owner_id)",
+    "CREATE INDEX IF NOT EXISTS rm_links_by_performance_owner ON rm_links (tenant_id, performance_owner_id)",
+    "CREATE TABLE IF NOT EXISTS rm_kpi_checkins ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
+    " held_on TEXT NOT NULL, kpi_value TEXT NOT NULL, unit TEXT NOT NULL, status TEXT NOT NULL,"
+    " roadblocks TEXT NOT NULL, resources_needed TEXT NOT NULL,"
+    " PRIMARY KEY (tenant_id, goal_id, checkin_id))",
+    "CREATE TABLE IF NOT EXISTS rm_development_checkins ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
+    " held_on TEXT NOT NULL, entry TEXT NOT NULL,"
+    " PRIMARY KEY (tenant_id, goal_id, checkin_id))",
+    "CREATE TABLE IF NOT EXISTS rm_missed_checkins ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, period_end TEXT NOT NULL, employee_id TEXT NOT NULL,"
+    " period_start TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, period_end))",
+    "CREATE TABLE IF NOT EXISTS rm_reviews ("
+    " tenant_id TEXT NOT NULL, review_id TEXT NOT NULL, employee_id TEXT NOT NULL, cycle TEXT NOT NULL,"
+    " corrects_review_id TEXT, completed_at TEXT NOT NULL, document TEXT NOT NULL,"
+    " PRIMARY KEY (tenant_id, review_id))",
+    "CREATE INDEX IF NOT EXISTS rm_reviews_by_employee ON rm_reviews (tenant_id, employee_id, cycle)",
+    "CREATE TABLE IF NOT EXISTS rm_pending_goal_events ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, version BIGINT NOT NULL, event_type TEXT NOT NULL,"
+    " data TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, version))",
+)
+
+_UPSERT_GOAL = (
+    "INSERT INTO rm_goals (tenant_id, goal_id, employee_id, kind, status, cycle, level, parent_goal_id, title,"
+    " version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, goal_id) DO UPDATE SET"
+    " employee_id = excluded.employee_id, kind = excluded.kind, status = excluded.status, cycle = excluded.cycle,"
+    " level = excluded.level, parent_goal_id = excluded.parent_goal_id, title = excluded.title,"
+    " version = excluded.version, document = excluded.document"
+    " WHERE rm_goals.version < excluded.version"
+)
+_INSERT_LINK = (
+    "INSERT INTO rm_links (tenant_id, link_id, development_goal_id, development_owner_id, performance_goal_id,"
+    " performance_owner_id, rationale, skill, evidence, future_role, linked_on)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, link_id) DO NOTHING"
+)
+_INSERT_KPI_CHECKIN = (
+    "INSERT INTO rm_kpi_checkins (tenant_id, goal_id, checkin_id, employee_id, held_on, kpi_value, unit, status,"
+    " roadblocks, resources_needed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
+)
+_INSERT_DEVELOPMENT_CHECKIN = (
+    "INSERT INTO rm_development_checkins (tenant_id, goal_id, checkin_id, employee_id, held_on, entry)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
+)
+_INSERT_MISSED = (
+    "INSERT INTO rm_missed_checkins (tenant_id, goal_id, period_end, employee_id, period_start)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING"
+)
+_INSERT_REVIEW = (
+    "INSERT INTO rm_reviews (tenant_id, review_id, employee_id, cycle, corrects_review_id, completed_at, document)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, review_id) DO NOTHING"
+)
+# Profile fields and departure are separate facts, each kept by its own latest time, so any order converges.
+_UPSERT_PROFILE = (
+    "INSERT INTO rm_people (tenant_id, employee_id, display_name, manager_id, department, job_title, email,"
+    " profile_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, employee_id) DO UPDATE SET"
+    " display_name = excluded.display_name, manager_id = excluded.manager_id, department = excluded.department,"
+    " job_title = excluded.job_title, email = excluded.email, profile_at = excluded.profile_at"
+    " WHERE rm_people.profile_at IS NULL OR rm_people.profile_at < excluded.profile_at"
+)
+_UPSERT_DEPARTURE = (
+    "INSERT INTO rm_people (tenant_id, employee_id, departed_on, departed_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, employee_id) DO UPDATE SET"
+    " departed_on = excluded.departed_on, departed_at = excluded.departed_at"
+    " WHERE rm_people.departed_at IS NULL OR rm_people.departed_at < excluded.departed_at"
+)
+
+_GOAL_EVENTS = frozenset(
+    t.event_type for t in (GoalSet, GoalRevised, GoalClosed, GoalLinked, GoalUnlinked)
+)
+
+
+class MalformedEvent(ValueError):
+    """An event whose envelope decoded but whose data lacks what this read model needs."""
+
+
+def record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
+    """Store the facts of new events; return the employees whose cards they may change."""
+    try:
+        return _record(cursor, deliveries)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
+
+
+def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
+    dirty: set[Employee] = set()
+    touched_goals: set[tuple[str, str]] = set()
+    goal_events: list[tuple[str, dict[str, Any]]] = []
+    kpi_rows: list[tuple[Any, ...]] = []
+    development_rows: list[tuple[Any, ...]] = []
+    missed_rows: list[tuple[Any, ...]] = []
+    review_rows: list[tuple[Any, ...]] = []
+    profiles: list[tuple[Any, ...]] = []
+    departures: list[tuple[Any, ...]] = []
+    for delivery in deliveries:
+        kind, data = delivery.envelope.type, delivery.event
+        tenant, employee = data["tenant_id"], data["employee_id"]
+        dirty.add((tenant, employee))
+        if kind in _GOAL_EVENTS:
+            goal_events.append((kind, data))
+            touched_goals.add((tenant, data["goal_id"]))
+        elif kind == CheckInRecorded.event_type:
+            for entry in data["entries"]:
+                touched_goals.add((tenant, entry["goal_id"]))
+                if entry["kind"] == "performance":
+                    kpi_rows.append((tenant, entry["goal_id"], data["checkin_id"], employee, data["held_on"],
+                                     str(entry["kpi_value"]), entry["unit"], entry["status"],
+                                     entry.get("roadblocks") or "", entry.get("resources_needed") or ""))
+                else:
+                    development_rows.append((tenant, entry["goal_id"], data["checkin_id"], employee,
+                                             data["held_on"], orjson.dumps(entry).decode()))
+        elif kind == CheckInOverdue.event_type:
+            missed_rows.append((tenant, data["goal_id"], data["period_end"], employee, data["period_start"]))
+        elif kind == ReviewCompleted.event_type:
+            review_rows.append((tenant, data["review_id"], employee, data["cycle"], data.get("corrects_review_id"),
+                                data["occurred_at"], orjson.dumps(data).decode()))
+        elif kind == EmployeeUpserted.event_type:
+            profiles.append((tenant, employee, data["display_name"], data.get("manager_id"), data.get("department"),
+                             data.get("job_title"), data.get("email"), data["occurred_at"]))
+        elif kind == EmployeeDeparted.event_type:
+            departures.append((tenant, employee, data["departed_on"], data["occurred_at"]))
+    if goal_events:
+        _record_goal_events(cursor, goal_events, dirty)
+    cursor.executemany(_INSERT_KPI_CHECKIN, kpi_rows)
+    cursor.executemany(_INSERT_DEVELOPMENT_CHECKIN, development_rows)
+    cursor.executemany(_INSERT_MISSED, missed_rows)
+    cursor.executemany(_INSERT_REVIEW, review_rows)
+    cursor.executemany(_UPSERT_PROFILE, profiles)
+    cursor.executemany(_UPSERT_DEPARTURE, departures)
+    dirty |= linked_owners(cursor, touched_goals)
+    return dirty
+
+
+def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]], dirty: set[Employee]) -> None:
+    keys = {(data["tenant_id"], data["goal_id"]) for _, data in events}
+    known = load_goal_documents(cursor, keys)
+    waiting = _pending_goal_events(cursor, keys)
+    streams: dict[tuple[str, str], dict[int, tuple[str, dict[str, Any]]]] = {}
+    for kind, data in (*waiting, *events):
+        streams.setdefault((data["tenant_id"], data["goal_id"]), {}).setdefault(data["version"], (kind, data))
+    documents: dict[tuple[str, str], dict[str, Any]] = {}
+    links: list[tuple[Any, ...]] = []
+    unlinks: list[tuple[str, str]] = []
+    still_waiting: list[tuple[Any, ...]] = []
+    for key, by_version in streams.items():
+        document = known.get(key)
+        applied = document["version"] if document else 0
+        for version in sorted(by_version):
+            kind, data = by_version[version]
+            # Versions make every goal event idempotent: a replay or a relay duplicate changes nothing.
+            if version <= applied:
+                continue
+            if version != applied + 1:
+                # A gap: an earlier event of this goal has not arrived. Keep this one until it does.
+                still_waiting.append((key[0], key[1], version, kind, orjson.dumps(data).decode()))
+                continue
+            document = _apply_goal_event(document, kind, data, links, unlinks, dirty)
+            applied = version
+        if document is not None and applied > (known.get(key) or {}).get("version", 0):
+            documents[key] = document
+    cursor.executemany(
+        _UPSERT_GOAL,
+        [
+            (d["tenant_id"], d["goal_id"], d["employee_id"], d["kind"], d["status"], d["cycle"],
+             d.get("level") or "individual", d.get("parent_goal_id"), d["title"], d["version"],
+             orjson.dumps(d).decode())
+            for d in documents.values()
+        ],
+    )
+    if waiting:
+        cursor.executemany(
+            "DELETE FROM rm_pending_goal_events WHERE tenant_id = ? AND goal_id = ? AND version = ?",
+            [(d["tenant_id"], d["goal_id"], d["version"]) for _, d in waiting],
+        )
+    cursor.executemany(
+        "INSERT INTO rm_pending_goal_events (tenant_id, goal_id, version, event_type, data) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (tenant_id, goal_id, version) DO NOTHING",
+        still_waiting,
+    )
+    # Owners of unlinked performance goals lose a supporter: their cards change too.
+    for tenant, link_id in unlinks:
+        cursor.execute("SELECT performance_owner_id FROM rm_links WHERE tenant_id = ? AND link_id = ?", (tenant, link_id))
+        dirty.update((tenant, owner) for (owner,) in cursor.fetchall())
+    cursor.executemany(_INSERT_LINK, links)
+    cursor.executemany("DELETE FROM rm_links WHERE tenant_id = ? AND link_id = ?", unlinks)
+
+
+def _apply_goal_event(
+    document: dict[str, Any] | None,
+    kind: str,
+    data: dict[str, Any],
+    links: list[tuple[Any, ...]],
+    unlinks: list[tuple[str, str]],
+    dirty: set[Employee],
+) -> dict[str, Any]:
+    """The goal's document after one event (the next version of it)."""
+    if kind == GoalSet.event_type or document is None:
+        document = {name: value for name, value in data.items() if name not in ("actor", "occurred_at")}
+        document["set_on"] = data["occurred_at"][:10]
+        return document
+    if kind == GoalRevised.event_type:
+        changes = data["changes"]
+        for name in data["changed_fields"]:
+            if name in changes:
+                document[name] = changes[name]
+    elif kind == GoalClosed.event_type:
+        document.update(status="closed", outcome=data["outcome"], final_value=data.get("final_value"),
+                        closed_on=data["occurred_at"][:10], close_note=data.get("note") or "")
+    elif kind == GoalLinked.event_type:
+        links.append((data["tenant_id"], data["link_id"], data["goal_id"], data["employee_id"],
+                      data["performance_goal_id"], data["performance_goal_owner_id"], data["rationale"],
+                      data.get("skill"), data.get("evidence"), data.get("future_role"), data["occurred_at"][:10]))
+        dirty.add((data["tenant_id"], data["performance_goal_owner_id"]))
+    elif kind == GoalUnlinked.event_type:
+        unlinks.append((data["tenant_id"], data["link_id"]))
+    document["version"] = data["version"]
+    return document
+
+
+def _pending_goal_events(cursor: Cursor, keys: set[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for tenant, goal_ids in _by_tenant(keys).items():
+        for chunk in _chunks(goal_ids):
+            cursor.execute(
+                f"SELECT event_type, data FROM rm_pending_goal_events WHERE tenant_id = ? AND goal_id IN ({_marks(chunk)})",
+                (tenant, *chunk),
+            )
+            found.extend((kind, orjson.loads(data)) for kind, data in cursor.fetchall())
+    return found
+
+
+def load_goal_documents(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored documents of the given (tenant, goal) keys that exist."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for tenant, goal_ids in _by_tenant(keys).items():
+        for chunk in _chunks(goal_ids):
+            cursor.execute(
+                f"SELECT goal_id, document FROM rm_goals WHERE tenant_id = ? AND goal_id IN ({_marks(chunk)})",
+                (tenant, *chunk),
+            )
+            found.update({(tenant, goal_id): orjson.loads(document) for goal_id, document in cursor.fetchall()})
+    return found
+
+
+def linked_owners(cursor: Cursor, goals: Iterable[tuple[str, str]]) -> set[Employee]:
+    """The owners of goals on the other end of a link from any of ``goals``: their cards show these goals too."""
+    owners: set[Employee] = set()
+    for tenant, goal_ids in _by_tenant(goals).items():
+        for chunk in _chunks(goal_ids):
+            marks = _marks(chunk)
+            cursor.execute(
+                "SELECT development_owner_id, performance_owner_id FROM rm_links WHERE tenant_id = ?"
+                f" AND (development_goal_id IN ({marks}) OR performance_goal_id IN ({marks}))",
+                (tenant, *chunk, *chunk),
+            )
+            for development_owner, performance_owner in cursor.fetchall():
+                owners.add((tenant, development_owner))
+                owners.add((tenant, performance_owner))
+    return owners
+
+
+def _by_tenant(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, set[str]] = {}
+    for tenant, value in keys:
+        grouped.setdefault(tenant, set()).add(value)
+    return {tenant: sorted(values) for tenant, values in grouped.items()}
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))

@@ -1,0 +1,199 @@
+"""The read side's one read model: facts from all four topics, and the employee cards joined from them.
+
+Each batch stores its facts, then recomputes the cards of the employees it touched, in the same transaction.
+A rebuild stores every fact first and computes every card once at the end: the same function of the same
+facts, so the same read model, much faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from tandem_contracts.checkins import CHECKINS_TOPIC
+from tandem_contracts.directory import DIRECTORY_TOPIC
+from tandem_contracts.envelope import decode_data
+from tandem_contracts.goals import GOALS_TOPIC
+from tandem_contracts.reviews import REVIEWS_TOPIC
+from tandem_projections import facts as stored
+from tandem_projections.cards import Facts, build_card
+from tandem_projections.facts import Employee, MalformedEvent
+from tandem_runtime.database import Cursor
+from tandem_runtime.projection import Delivery
+
+COUNTERS = (
+    "performance_goals", "supported_performance_goals", "development_goals", "aligned_development_goals",
+    "on_track", "at_risk", "off_track", "gaps_without_development", "unaligned_development_goals",
+    "capacity_over_committed", "capacity_unused", "hours_set_aside", "hours_logged",
+)
+
+_CARDS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS rm_cards ("
+    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, display_name TEXT NOT NULL, manager_id TEXT,"
+    " department TEXT, active INTEGER NOT NULL,"
+    + "".join(
+        f" {name} {'DOUBLE PRECISION' if name.startswith('hours') else 'INTEGER'} NOT NULL," for name in COUNTERS
+    )
+    + " document TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
+)
+_UPSERT_CARD = (
+    "INSERT INTO rm_cards (tenant_id, employee_id, display_name, manager_id, department, active, "
+    + ", ".join(COUNTERS)
+    + ", document) VALUES ("
+    + ", ".join("?" * (len(COUNTERS) + 7))
+    + ") ON CONFLICT (tenant_id, employee_id) DO UPDATE SET display_name = excluded.display_name,"
+    " manager_id = excluded.manager_id, department = excluded.department, active = excluded.active, "
+    + ", ".join(f"{name} = excluded.{name}" for name in COUNTERS)
+    + ", document = excluded.document"
+)
+_CARD_BATCH = 500
+
+
+class DashboardsReadModel:
+    """Alignment dashboards and review packets, from the goals, check-ins, reviews and directory topics."""
+
+    name = "dashboards"
+    topics = (GOALS_TOPIC, CHECKINS_TOPIC, REVIEWS_TOPIC, DIRECTORY_TOPIC)
+    decode = staticmethod(decode_data)
+    malformed = (MalformedEvent,)
+    tracks_streams = False  # every fact is written idempotently (see ``facts``)
+
+    def __init__(self, *, defer_cards: bool = False) -> None:
+        self.defer_cards = defer_cards
+
+    def create_schema(self, cursor: Cursor) -> None:
+        for statement in (*stored.SCHEMA, _CARDS_TABLE):
+            cursor.execute(statement)
+        cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_manager ON rm_cards (tenant_id, manager_id)")
+        cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_department ON rm_cards (tenant_id, department)")
+
+    def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
+        dirty = stored.record(cursor, deliveries)
+        if not self.defer_cards:
+            refresh_cards(cursor, dirty)
+
+
+def refresh_cards(cursor: Cursor, employees: Iterable[Employee]) -> int:
+    """Recompute the cards of ``employees`` from the stored facts; return how many were written."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, employee in employees:
+        by_tenant.setdefault(tenant, []).append(employee)
+    written = 0
+    for tenant, ids in sorted(by_tenant.items()):
+        ids.sort()
+        for start in range(0, len(ids), _CARD_BATCH):
+            written += _write_cards(cursor, tenant, ids[start : start + _CARD_BATCH])
+    return written
+
+
+def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
+    """Recompute every card: everyone in the directory and everyone who owns a goal or a check-in."""
+    cursor.execute(
+        "SELECT tenant_id, employee_id FROM rm_people UNION SELECT tenant_id, employee_id FROM rm_goals"
+        " UNION SELECT tenant_id, employee_id FROM rm_kpi_checkins UNION SELECT tenant_id, employee_id FROM rm_reviews"
+        " UNION SELECT tenant_id, employee_id FROM rm_development_checkins"
+    )
+    everyone = sorted(cursor.fetchall())
+    written = 0
+    for start in range(0, len(everyone), _CARD_BATCH * 4):
+        written += refresh_cards(cursor, everyone[start : start + _CARD_BATCH * 4])
+        if progress:
+            progress(written, len(everyone))
+    return written
+
+
+def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
+    facts = load_facts(cursor, tenant, employee_ids)
+    rows, goal_columns = [], []
+    for employee_id in employee_ids:
+        card, counts = build_card(tenant, employee_id, facts)
+        rows.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
+                     int(card["active"]), *(counts[name] for name in COUNTERS), orjson.dumps(card).decode()))
+        for view in (*card["performance_goals"], *card["development_goals"]):
+            health = view.get("health")
+            goal_columns.append((view.get("attainment") if "attainment" in view else view.get("progress"), health,
+                                 view["next_check_in_due"], tenant, view["goal_id"]))
+    cursor.executemany(_UPSERT_CARD, rows)
+    cursor.executemany(
+        "UPDATE rm_goals SET attainment = ?, health = ?, next_check_in_due = ? WHERE tenant_id = ? AND goal_id = ?",
+        goal_columns,
+    )
+    return len(rows)
+
+
+def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str]) -> Facts:
+    """Everything the cards of ``employee_ids`` show: their goals, links, the goals at the links' other ends,
+    the check-ins on all of those, missed check-ins, reviews and directory records."""
+    facts = Facts()
+    marks = ",".join("?" * len(employee_ids))
+    cursor.execute(
+        "SELECT employee_id, display_name, manager_id, department, job_title, profile_at, departed_on, departed_at"
+        f" FROM rm_people WHERE tenant_id = ? AND employee_id IN ({marks})",
+        (tenant, *employee_ids),
+    )
+    for employee_id, name, manager, department, title, profile_at, departed_on, departed_at in cursor.fetchall():
+        facts.people[employee_id] = {"display_name": name, "manager_id": manager, "department": department,
+                                     "job_title": title, "profile_at": profile_at, "departed_on": departed_on,
+                                     "departed_at": departed_at}
+    cursor.execute(
+        f"SELECT goal_id, document FROM rm_goals WHERE tenant_id = ? AND employee_id IN ({marks})",
+        (tenant, *employee_ids),
+    )
+    for goal_id, document in cursor.fetchall():
+        goal = orjson.loads(document)
+        facts.goals[goal_id] = goal
+    cursor.execute(
+        "SELECT link_id, development_goal_id, development_owner_id, performance_goal_id, performance_owner_id,"
+        " rationale, skill, evidence, future_role, linked_on FROM rm_links WHERE tenant_id = ?"
+        f" AND (development_owner_id IN ({marks}) OR performance_owner_id IN ({marks}))",
+        (tenant, *employee_ids, *employee_ids),
+    )
+    names = ("link_id", "development_goal_id", "development_owner_id", "performance_goal_id", "performance_owner_id",
+             "rationale", "skill", "evidence", "future_role", "linked_on")
+    facts.links = sorted((dict(zip(names, row, strict=True)) for row in cursor.fetchall()), key=lambda l: l["link_id"])
+    elsewhere = {(tenant, l[k]) for l in facts.links for k in ("development_goal_id", "performance_goal_id")}
+    elsewhere = {key for key in elsewhere if key[1] not in facts.goals}
+    facts.goals.update({goal_id: goal for (_, goal_id), goal in stored.load_goal_documents(cursor, elsewhere).items()})
+    owners = set(employee_ids)
+    for goal_id, goal in sorted(facts.goals.items(), key=lambda item: item[0]):
+        if goal["employee_id"] in owners:
+            facts.goals_of[goal["employee_id"]].append(goal_id)
+    goal_ids = sorted(facts.goals)
+    for start in range(0, len(goal_ids), stored.CHUNK):
+        chunk = goal_ids[start : start + stored.CHUNK]
+        in_chunk = ",".join("?" * len(chunk))
+        cursor.execute(
+            "SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed"
+            f" FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
+            (tenant, *chunk),
+        )
+        for goal_id, checkin_id, held_on, value, unit, status, roadblocks, resources in cursor.fetchall():
+            facts.kpi_checkins[goal_id].append({"checkin_id": checkin_id, "held_on": held_on, "kpi_value": value,
+                                                "unit": unit, "status": status, "roadblocks": roadblocks,
+                                                "resources_needed": resources})
+        cursor.execute(
+            f"SELECT goal_id, checkin_id, held_on, entry FROM rm_development_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
+            (tenant, *chunk),
+        )
+        for goal_id, checkin_id, held_on, entry in cursor.fetchall():
+            facts.development_checkins[goal_id].append({**orjson.loads(entry), "checkin_id": checkin_id, "held_on": held_on})
+        cursor.execute(
+            f"SELECT goal_id, period_end FROM rm_missed_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
+            (tenant, *chunk),
+        )
+        for goal_id, period_end in cursor.fetchall():
+            facts.missed[goal_id].append(period_end)
+    # Sorted here, not by the database, so SQLite and PostgreSQL give the same order (their collations differ).
+    for history in (*facts.kpi_checkins.values(), *facts.development_checkins.values()):
+        history.sort(key=lambda c: (c["held_on"], c["checkin_id"]))
+    for periods in facts.missed.values():
+        periods.sort()
+    cursor.execute(
+        f"SELECT employee_id, document FROM rm_reviews WHERE tenant_id = ? AND employee_id IN ({marks})",
+        (tenant, *employee_ids),
+    )
+    for employee_id, document in cursor.fetchall():
+        facts.reviews[employee_id].append(orjson.loads(document))
+    return facts

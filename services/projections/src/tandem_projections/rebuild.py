@@ -1,0 +1,228 @@
+"""Rebuild the read model from offset zero into a fresh store, then swap it in.
+
+The configured database URL names a family of store *generations*. The current one is recorded beside it
+(SQLite: a ``<file>.current`` file naming the generation's file; PostgreSQL: a one-row table naming the
+generation's schema). A rebuild fills the next generation while the current one keeps answering queries,
+then the pointer moves and the old generation is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from tandem_contracts.envelope import UndecodableMessage
+from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
+from tandem_runtime.database import DatabaseURL, SQLDatabase
+from tandem_runtime.projection import Delivery, ProjectionStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+REBUILD_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What a rebuild did: events applied (replays and undecodable messages excluded) and seconds taken."""
+
+    events: int
+    seconds: float
+    skipped: int = 0
+    cards: int = 0
+
+
+class StoreGenerations:
+    """The generations of one read-model store, and which of them is current."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+        self.parsed = DatabaseURL.parse(database_url)
+
+    def current(self) -> str:
+        """The URL of the generation queries should use."""
+        if self.parsed.is_memory:
+            return self.url
+        if self.parsed.is_sqlite:
+            pointer = Path(self.parsed.path + ".current")
+            if pointer.exists():
+                return f"sqlite:///{Path(self.parsed.path).parent / pointer.read_text().strip()}"
+            return self.url
+        with SQLDatabase.connect(self.url, pool_size=1) as database, database.transaction() as cursor:
+            schema = self._pointed_schema(cursor)
+        return self._schema_url(schema) if schema else self.url
+
+    def next(self) -> str:
+        """A fresh, empty generation's URL."""
+        stamp = time.strftime("%Y%m%d%H%M%S") + f"{time.time_ns() % 1_000_000:06d}"
+        if self.parsed.is_sqlite:
+            path = Path(self.parsed.path)
+            fresh = path.parent / f"{path.name}.g{stamp}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+                leftover.unlink(missing_ok=True)
+            return f"sqlite:///{fresh}"
+        return self._schema_url(f"tandem_read_model_g{stamp}")
+
+    def promote(self, url: str) -> str:
+        """Make ``url`` the current generation; return the one it replaced."""
+        previous = self.current()
+        target = DatabaseURL.parse(url)
+        if self.parsed.is_sqlite:
+            pointer = Path(self.parsed.path + ".current")
+            staged = pointer.with_name(pointer.name + ".tmp")
+            staged.write_text(Path(target.path).name)
+            os.replace(staged, pointer)  # atomic: a reader sees the old generation or the new one
+            return previous
+        with SQLDatabase.connect(self.url, pool_size=1) as database, database.transaction() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS tandem_read_model_generation (id INTEGER PRIMARY KEY, schema_name TEXT NOT NULL)")
+            cursor.execute(
+                "INSERT INTO tandem_read_model_generation (id, schema_name) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET schema_name = excluded.schema_name",
+                (target.schema,),
+            )
+        return previous
+
+    def discard(self, url: str) -> None:
+        """Remove a generation that is no longer current (never the base store of a PostgreSQL database)."""
+        target = DatabaseURL.parse(url)
+        if target.is_sqlite:
+            for path in (target.path, f"{target.path}-wal", f"{target.path}-shm"):
+                Path(path).unlink(missing_ok=True)
+        elif target.schema and re.fullmatch(r"tandem_read_model_g\d+", target.schema):
+            with SQLDatabase.connect(self.url, pool_size=1) as database, database.transaction() as cursor:
+                cursor.execute(f"DROP SCHEMA IF EXISTS {target.schema} CASCADE")
+
+    def _schema_url(self, schema: str) -> str:
+        base = self.url.split("?", 1)[0]
+        return f"{base}?schema={schema}"
+
+    @staticmethod
+    def _pointed_schema(cursor) -> str | None:
+        cursor.execute("SELECT to_regclass('tandem_read_model_generation') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT schema_name FROM tandem_read_model_generation WHERE id = 1")
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+
+async def replay(
+    store: ProjectionStore,
+    bootstrap_servers: str,
+    *,
+    progress: Progress | None = None,
+    batch_size: int = REBUILD_BATCH,
+) -> tuple[int, int]:
+    """Apply every topic of ``store``'s read model from its tracked positions (or the start) up to the end
+    offsets seen now, in large batches, fetching the next batch while the last one is written.
+
+    Returns (events applied, messages skipped as undecodable or already applied).
+    """
+    read_model = store.read_model
+    decode = getattr(read_model, "decode")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=f"tandem-rebuild-{read_model.name}",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in read_model.topics
+            for number in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        tracked = await asyncio.to_thread(store.positions)
+        remaining = {}
+        for tp in partitions:
+            begin = max(starts[tp], tracked.get((tp.topic, tp.partition), -1) + 1)
+            if begin < ends[tp]:
+                consumer.seek(tp, begin)
+                remaining[tp] = ends[tp]
+        total = sum(ends[tp] - max(starts[tp], tracked.get((tp.topic, tp.partition), -1) + 1) for tp in remaining)
+        done = applied = skipped = 0
+        writing: asyncio.Task[tuple[int, int]] | None = None
+        if progress:
+            progress(0, total)
+        while remaining:
+            records = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch_size)
+            deliveries: list[Delivery] = []
+            consumed: dict[tuple[str, int], int] = {}
+            for tp, messages in records.items():
+                end = remaining.get(tp)
+                if end is None:
+                    continue
+                messages = [m for m in messages if m.offset < end]
+                for message in messages:
+                    try:
+                        envelope, event = decode(message.headers, message.value)
+                    except UndecodableMessage:
+                        skipped += 1  # live processing dead-lettered it already
+                        continue
+                    deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
+                if messages:
+                    consumed[(tp.topic, tp.partition)] = messages[-1].offset
+                    done += len(messages)
+                    if messages[-1].offset >= end - 1:
+                        del remaining[tp]
+            if writing is not None:
+                new, duplicates = await writing
+                applied, skipped = applied + new, skipped + duplicates
+            writing = asyncio.create_task(asyncio.to_thread(store.apply_batch, deliveries, consumed)) if consumed else None
+            if progress:
+                progress(done, total)
+        if writing is not None:
+            new, duplicates = await writing
+            applied, skipped = applied + new, skipped + duplicates
+        return applied, skipped
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # a topic not yet in the client's metadata
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def rebuild_store(
+    database: SQLDatabase,
+    bootstrap_servers: str,
+    *,
+    progress: Progress | None = None,
+    cards_progress: Progress | None = None,
+) -> RebuildReport:
+    """Fill an empty store from offset zero: every fact first, then every card once."""
+    started = time.perf_counter()
+    deferred = ProjectionStore(database, DashboardsReadModel(defer_cards=True))
+    applied, skipped = await replay(deferred, bootstrap_servers, progress=progress)
+
+    def all_cards() -> int:
+        with database.transaction() as cursor:
+            return refresh_all_cards(cursor, cards_progress)
+
+    cards = await asyncio.to_thread(all_cards)
+    return RebuildReport(events=applied, seconds=time.perf_counter() - started, skipped=skipped, cards=cards)
+
+
+async def rebuild(database_url: str, bootstrap_servers: str, *, progress: Progress | None = None) -> RebuildReport:
+    """Rebuild the read model into the (fresh) store at ``database_url`` from all four topics."""
+    database = SQLDatabase.connect(database_url)
+    try:
+        return await rebuild_store(database, bootstrap_servers, progress=progress)
+    finally:
+        database.close()
