@@ -92,6 +92,24 @@ def load(goals_url: str) -> tuple[list[dict], dict[str, str]]:
             "rationale": "capability_gap",
             "evidence": "Conversions stuck at 18% while the team averages 20%; deals stall at the pricing conversation.",
         }, actor="mgr-ana")
+        chloes = next(g["goal_id"] for g in cascade["goals"] if g["employee_id"] == "rep-chloe")
+        devs = next(g["goal_id"] for g in cascade["goals"] if g["employee_id"] == "rep-dev")
+        demo.goal("rep-chloe-public-speaking", "rep-chloe", {
+            "kind": "development", "cadence": "quarterly", "title": "Give two talks at regional industry meetups",
+            "skill": "public speaking", "activity_targets": {"training_hours": "8", "mentorship_sessions": 2},
+            "capacity": {"hours_per_month": "2"},
+        })
+        prospecting = demo.goal("rep-dev-prospecting", "rep-dev", {
+            "kind": "development", "title": "Complete the Prospecting Fundamentals course",
+            "skill": "prospecting", "activity_targets": {"training_hours": "12"}, "capacity": {"hours_per_month": "4"},
+        }, actor="mgr-ana")
+        demo.link("rep-dev-gap", prospecting, devs, {
+            "rationale": "capability_gap", "skill": "prospecting",
+            "evidence": "Pipeline is half the team average: too few first meetings booked.",
+        }, actor="mgr-ana")
+        demo.call("POST", f"/v1/goals/{prospecting}/close", "rep-dev-prospecting-close",
+                  json={"outcome": "abandoned", "note": "The course was cancelled by the provider."},
+                  headers={"X-Actor-ID": "mgr-ana"})
         servers = demo.goal("eng-sam-servers", "eng-sam", {
             "kind": "performance", "cadence": "biweekly", "title": "Efficiently manage the current server infrastructure",
             "kpi": {"name": "unplanned downtime", "unit": "hours per quarter", "baseline": "12", "target": "4", "direction": "decrease"},
@@ -105,42 +123,79 @@ def load(goals_url: str) -> tuple[list[dict], dict[str, str]]:
         demo.link("eng-sam-future", cloud, servers, {
             "rationale": "future_role", "future_role": "Cloud infrastructure engineer for the move to AWS",
         }, actor="mgr-lee")
-        key_goals = {"bens_conversions": bens, "bens_negotiation": negotiation, "sams_servers": servers, "team": team}
+        key_goals = {"bens_conversions": bens, "bens_negotiation": negotiation, "sams_servers": servers, "team": team,
+                     "chloes_conversions": chloes, "devs_conversions": devs, "sams_cloud": cloud}
         return demo.goals + [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]], key_goals
 
 
 def check_in(checkins_url: str, goals: dict[str, str]) -> int:
-    """A few weeks of the seed's rhythm for Ben: weekly KPI check-ins, a monthly development check-in."""
+    """Three months of the seed's rhythm: weekly KPI check-ins for the reps, bi-weekly for Sam, and monthly
+    development check-ins. Dev's check-ins stop three weeks ago, so his are overdue."""
     today = date.today()
     with httpx.Client(base_url=checkins_url, headers={"X-Tenant-ID": TENANT}, timeout=30) as client:
         deadline = time.monotonic() + 60
-        while client.get(f"/v1/goals/{goals['bens_negotiation']}/check-in-schedule").status_code != 200:
-            if time.monotonic() > deadline:
-                sys.exit("the check-ins service never saw the demo goals on Kafka")
-            time.sleep(0.2)
+        for goal in (goals["bens_negotiation"], goals["sams_cloud"], goals["devs_conversions"]):
+            while client.get(f"/v1/goals/{goal}/check-in-schedule").status_code != 200:
+                if time.monotonic() > deadline:
+                    sys.exit("the check-ins service never saw the demo goals on Kafka")
+                time.sleep(0.2)
         recorded = 0
-        for weeks_ago, value in ((5, "18.1"), (4, "18.4"), (3, "18.2"), (2, "18.9"), (1, "19.3"), (0, "19.6")):
-            entries = [{"kind": "performance", "goal_id": goals["bens_conversions"], "kpi_value": value,
-                        "unit": "percent", "status": "on_track" if float(value) >= 18.9 else "at_risk",
-                        "roadblocks": "" if weeks_ago < 3 else "Deals stall at the pricing conversation"}]
-            if weeks_ago in (4, 0):
+
+        def record(key: str, employee: str, weeks_ago: int, entries: list[dict], manager: str) -> None:
+            nonlocal recorded
+            held_on = (today - timedelta(weeks=weeks_ago)).isoformat()
+            response = client.post("/v1/check-ins", json={
+                "employee_id": employee, "held_on": held_on, "held_by": [employee, manager], "entries": entries,
+            }, headers={"Idempotency-Key": f"demo-checkin-{key}-{weeks_ago}", "X-Actor-ID": manager})
+            if response.status_code not in (200, 201):
+                sys.exit(f"demo check-in refused: {response.status_code} {response.text}")
+            recorded += 1
+
+        ben = ("18.0", "18.1", "17.9", "18.2", "18.4", "18.2", "18.6", "18.9", "19.1", "19.3", "19.4", "19.6")
+        chloe = ("19.0", "19.4", "19.6", "19.9", "20.1", "20.2", "20.4", "20.6", "20.8", "21.0", "21.1", "21.3")
+        dev = ("17.0", "16.8", "16.9", "16.5", "16.6", "16.2", "16.1", "15.9", "15.8")
+        for index, weeks_ago in enumerate(range(11, -1, -1)):
+            entries = [{"kind": "performance", "goal_id": goals["bens_conversions"], "kpi_value": ben[index],
+                        "unit": "percent", "status": "on_track" if float(ben[index]) >= 18.9 else "at_risk",
+                        "roadblocks": "" if weeks_ago < 6 else "Deals stall at the pricing conversation"}]
+            if weeks_ago in (8, 4, 0):
                 entries.append({
                     "kind": "development", "goal_id": goals["bens_negotiation"],
-                    "training": [{"hours": "6", "course": "Advanced Negotiation Skills, module %d" % (5 - weeks_ago)}],
+                    "training": [{"hours": "6", "course": f"Advanced Negotiation Skills, module {3 - weeks_ago // 4}"}],
                     "mentorship": [{"mentor_id": "mgr-ana", "minutes": 45}],
                     "skill_application": {"performance_goal_id": goals["bens_conversions"],
-                                          "how": "Anchored on value before price with Acme; the deal closed."} if weeks_ago == 0 else None,
+                                          "how": "Anchored on value before price with Acme; the deal closed at full price."}
+                    if weeks_ago == 0 else None,
                     "feedback": {"ratings": [{"source": "self", "rating": "3"}, {"source": "manager", "rating": "3.5"},
                                              {"source": "peer", "rating": "4"}, {"source": "peer", "rating": "3"},
                                              {"source": "peer", "rating": "3.5"}]},
                 })
-            held_on = (today - timedelta(weeks=weeks_ago)).isoformat()
-            response = client.post("/v1/check-ins", json={
-                "employee_id": "rep-ben", "held_on": held_on, "held_by": ["rep-ben", "mgr-ana"], "entries": entries,
-            }, headers={"Idempotency-Key": f"demo-checkin-{weeks_ago}", "X-Actor-ID": "mgr-ana"})
-            if response.status_code not in (200, 201):
-                sys.exit(f"demo check-in refused: {response.status_code} {response.text}")
-            recorded += 1
+            record("ben", "rep-ben", weeks_ago, entries, "mgr-ana")
+            record("chloe", "rep-chloe", weeks_ago, [{
+                "kind": "performance", "goal_id": goals["chloes_conversions"], "kpi_value": chloe[index],
+                "unit": "percent", "status": "on_track"}], "mgr-ana")
+            if weeks_ago >= 3:
+                record("dev", "rep-dev", weeks_ago, [{
+                    "kind": "performance", "goal_id": goals["devs_conversions"], "kpi_value": dev[index],
+                    "unit": "percent", "status": "off_track" if float(dev[index]) < 16.5 else "at_risk",
+                    "roadblocks": "Too few first meetings; most of the week goes to renewals.",
+                    "resources_needed": "Time for prospecting blocks; a prospecting course."}], "mgr-ana")
+        downtime = ("11", "10", "9.5", "8", "7", "6")
+        for index, weeks_ago in enumerate(range(10, -1, -2)):
+            entries = [{"kind": "performance", "goal_id": goals["sams_servers"], "kpi_value": downtime[index],
+                        "unit": "hours per quarter", "status": "on_track" if index >= 3 else "at_risk"}]
+            if weeks_ago in (8, 0):
+                entries.append({
+                    "kind": "development", "goal_id": goals["sams_cloud"],
+                    "training": [{"hours": "10" if weeks_ago else "12", "course": "AWS Cloud Practitioner Essentials"}],
+                    "certifications": [{"name": "AWS Certified Cloud Practitioner", "issuer": "Amazon Web Services",
+                                        "obtained_on": (today - timedelta(weeks=weeks_ago, days=2)).isoformat()}]
+                    if weeks_ago == 0 else [],
+                    "skill_application": {"performance_goal_id": goals["sams_servers"],
+                                          "how": "Moved the backup jobs to S3: two fewer outages this quarter."}
+                    if weeks_ago == 0 else None,
+                })
+            record("sam", "eng-sam", weeks_ago, entries, "mgr-lee")
         return recorded
 
 
@@ -179,7 +234,7 @@ def review(reviews_url: str, goals: dict[str, str]) -> str:
                        "evidence": ["Anchored on value before price with Acme", "Held the line on discount with Globex"],
                        "aspirations": "Wants to lead the enterprise team within two years."}],
             "plan": [{"title": "Analyse the pipeline with data: SQL and dashboards for sales", "skill": "data analysis",
-                      "rationale": "capability_gap", "performance_goal_id": goals["team"],
+                      "rationale": "capability_gap", "performance_goal_id": goals["bens_conversions"],
                       "evidence": "Forecasts missed by 20% twice; deals were prioritised by feel.",
                       "start_date": "2027-01-01", "due_date": "2027-06-30",
                       "activity_targets": {"training_hours": "20", "certifications": ["Data Analysis for Sales"]},

@@ -72,7 +72,10 @@ Tandem is running (Kafka at $KAFKA_BOOTSTRAP_SERVERS; logs in var/logs/).
   check-ins API      http://127.0.0.1:$CHECKINS_PORT/docs
   reviews API        http://127.0.0.1:$REVIEWS_PORT/docs
   projections API    http://127.0.0.1:$PROJECTIONS_PORT/docs
-  a dashboard        http://127.0.0.1:$PROJECTIONS_PORT/v1/dashboards/alignment?employee_id=rep-ben
+  web dashboard      http://127.0.0.1:$PROJECTIONS_PORT/
+  a review packet    http://127.0.0.1:$PROJECTIONS_PORT/v1/employees/rep-ben/review-packet?cycle=2026&format=html  (and .pdf)
+  dashboard JSON     http://127.0.0.1:$PROJECTIONS_PORT/v1/dashboards/alignment?manager_id=mgr-ana
+  rebuild            .venv/bin/tandem-projections rebuild   (replays every topic into a fresh store, then swaps it in)
   health, metrics    /health/live  /health/ready  /metrics on each service
 Press Ctrl-C to stop everything.
 INFO

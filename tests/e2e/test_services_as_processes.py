@@ -94,8 +94,10 @@ def post_goal(urls: dict[str, str], employee: str, title: str) -> str:
 
 
 def shown(urls: dict[str, str], employee: str) -> list[str]:
-    dashboard = httpx.get(f"{urls['projections']}/v1/dashboards/alignment", params={"employee_id": employee}).json()
-    return [goal["goal_id"] for goal in dashboard["development_goals"]]
+    answer = httpx.get(f"{urls['projections']}/v1/dashboards/alignment", params={"employee_id": employee})
+    if answer.status_code == 404:
+        return []
+    return [goal["goal_id"] for goal in answer.json()["employee"]["development_goals"]]
 
 
 def test_a_goal_posted_to_the_goals_service_is_on_the_dashboard_within_two_seconds(services):
@@ -134,4 +136,8 @@ def test_bad_input_over_the_wire_is_a_clear_422_not_a_500(services):
     assert response.status_code == 422
     missing = {error["field"] for error in response.json()["errors"]}
     assert {"cycle", "title", "start_date", "due_date"} <= missing
-    assert httpx.get(f"{urls['projections']}/v1/dashboards/alignment").status_code == 422
+    dashboards = f"{urls['projections']}/v1/dashboards/alignment"
+    assert httpx.get(dashboards, params={"employee_id": ""}).status_code == 422
+    both = httpx.get(dashboards, params={"employee_id": "e-1", "manager_id": "m-1"})
+    assert both.status_code == 422 and both.json()["errors"][0]["field"] == "manager_id"
+    assert httpx.get(dashboards, params={"employee_id": "nobody-at-all"}).status_code == 404

@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaProducer
 from tandem_goals.application import GoalsApplication, GoalTemplate, SetGoal
 from tandem_goals.domain import GoalKind, Kpi, KpiDirection
 from tandem_goals.outbound import SOURCE, to_integration_event
-from tandem_projections.alignment import AlignmentReadModel, employee_dashboard
+from tandem_projections.queries import employee_dashboard
+from tandem_projections.read_model import DashboardsReadModel
 from tandem_runtime.database import SQLiteDatabase
 from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext
@@ -82,7 +83,7 @@ async def started_producer(bootstrap: str) -> AIOKafkaProducer:
 
 
 async def run_projection(bootstrap: str, database, group: str, batch_size: int = 2000):
-    store = ProjectionStore(database, AlignmentReadModel())
+    store = ProjectionStore(database, DashboardsReadModel())
     runner = ProjectionRunner(store=store, bootstrap_servers=bootstrap, group_id=group, batch_size=batch_size)
     producer = await started_producer(bootstrap)
     await runner.start(producer)
@@ -119,7 +120,7 @@ async def project_everything(bootstrap: str, database, group: str, batch_size: i
 
 def dashboard(database, tenant: str, employee: str) -> dict:
     with database.reading() as cursor:
-        return employee_dashboard(cursor, tenant, employee)
+        return employee_dashboard(cursor, tenant, employee, date(2026, 6, 1))["employee"]
 
 
 async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_projection_counts_once(
@@ -146,7 +147,7 @@ async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))
     await project_everything(kafka_bootstrap, database, group=f"test-{tenant}")
     shown = dashboard(database, tenant, employee)
-    assert [(g["goal_id"], g["version"]) for g in shown["performance_goals"]] == [(str(goal_id), 1)]
+    assert [g["goal_id"] for g in shown["performance_goals"]] == [str(goal_id)]
     assert shown["counts"]["performance_goals"] == 1
     database.close()
 
@@ -173,17 +174,17 @@ async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_
     assert _count_goals(database, tenant) == 400
     with database.reading() as cursor:
         cursor.execute(
-            "SELECT SUM(performance_goals) FROM alignment_employees WHERE tenant_id = ?", (tenant,)
+            "SELECT SUM(performance_goals) FROM rm_cards WHERE tenant_id = ?", (tenant,)
         )
         assert cursor.fetchone()[0] == 400, "every goal counted exactly once"
-        cursor.execute("SELECT goal_id FROM alignment_goals WHERE tenant_id = ?", (tenant,))
+        cursor.execute("SELECT goal_id FROM rm_goals WHERE tenant_id = ?", (tenant,))
         assert {uuid.UUID(row[0]) for row in cursor.fetchall()} == goal_ids
     database.close()
 
 
 def _count_goals(database, tenant: str) -> int:
     with database.reading() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM alignment_goals WHERE tenant_id = ?", (tenant,))
+        cursor.execute("SELECT COUNT(*) FROM rm_goals WHERE tenant_id = ?", (tenant,))
         return cursor.fetchone()[0]
 
 

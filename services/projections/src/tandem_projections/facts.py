@@ -65,8 +65,8 @@ SCHEMA = (
     " PRIMARY KEY (tenant_id, review_id))",
     "CREATE INDEX IF NOT EXISTS rm_reviews_by_employee ON rm_reviews (tenant_id, employee_id, cycle)",
     "CREATE TABLE IF NOT EXISTS rm_pending_goal_events ("
-    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, version BIGINT NOT NULL, event_type TEXT NOT NULL,"
-    " data TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, version))",
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, version BIGINT NOT NULL, employee_id TEXT NOT NULL,"
+    " event_type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, version))",
 )
 
 _UPSERT_GOAL = (
@@ -194,7 +194,7 @@ def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]]
     still_waiting: list[tuple[Any, ...]] = []
     for key, by_version in streams.items():
         document = known.get(key)
-        applied = document["version"] if document else 0
+        applied = stored_version = document["version"] if document else 0
         for version in sorted(by_version):
             kind, data = by_version[version]
             # Versions make every goal event idempotent: a replay or a relay duplicate changes nothing.
@@ -202,11 +202,11 @@ def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]]
                 continue
             if version != applied + 1:
                 # A gap: an earlier event of this goal has not arrived. Keep this one until it does.
-                still_waiting.append((key[0], key[1], version, kind, orjson.dumps(data).decode()))
+                still_waiting.append((key[0], key[1], version, data["employee_id"], kind, orjson.dumps(data).decode()))
                 continue
             document = _apply_goal_event(document, kind, data, links, unlinks, dirty)
             applied = version
-        if document is not None and applied > (known.get(key) or {}).get("version", 0):
+        if document is not None and applied > stored_version:
             documents[key] = document
     cursor.executemany(
         _UPSERT_GOAL,
@@ -223,7 +223,8 @@ def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]]
             [(d["tenant_id"], d["goal_id"], d["version"]) for _, d in waiting],
         )
     cursor.executemany(
-        "INSERT INTO rm_pending_goal_events (tenant_id, goal_id, version, event_type, data) VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO rm_pending_goal_events (tenant_id, goal_id, version, employee_id, event_type, data)"
+        " VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (tenant_id, goal_id, version) DO NOTHING",
         still_waiting,
     )

@@ -112,12 +112,14 @@ def _rebuild_through_service(url: str, tenant: str) -> int:
             return 1
         job = started.json()
         while job["state"] not in ("done", "failed"):
-            time.sleep(0.5)
+            time.sleep(0.25)
             job = client.get(f"/v1/admin/rebuilds/{job['rebuild_id']}").json()
-            if job["state"] == "replaying":
+            if job["state"] == "replaying" and job["events_total"]:
                 _bar("events", job["events_done"], job["events_total"])
             elif job["state"] == "cards":
                 _bar("cards", job["cards_done"], job["cards_total"])
+        if job["events_total"]:
+            _bar("events", job["events_total"], job["events_total"])
         sys.stderr.write("\n")
         if job["state"] == "failed":
             print(f"rebuild failed: {job['error']}", file=sys.stderr)

@@ -36,7 +36,8 @@ def _result_sentence(name: str, view: dict[str, Any]) -> str:
     if kpi["direction"] == "decrease":
         gap = -gap
     relation = "above" if gap > 0 else "below" if gap < 0 else "exactly on"
-    distance = "" if gap == 0 else f"{_quantity(abs(round(gap, 2)), kpi['unit'])} "
+    points = f"{abs(round(gap, 2)):g} percentage points" if kpi["unit"] in ("percent", "%") else None
+    distance = "" if gap == 0 else f"{points or _quantity(abs(round(gap, 2)), kpi['unit'])} "
     return (
         f"{name} moved {kpi['name']} from {_quantity(kpi['baseline'], kpi['unit'])} to "
         f"{_quantity(view['actual'], kpi['unit'])}, {distance}{relation} the target of "
@@ -164,13 +165,15 @@ def review_packet(cursor: Cursor, tenant_id: str, employee_id: str, cycle: str, 
                       f"{view['skill'] or 'the skill'}.",
         })
 
+    planned_skills = {item["skill"].casefold() for item in (review or {}).get("plan", ())}
     suggested = []
     for gap in gaps:
         if gap["skill"] is None:
             continue
-        covering = [card_development.get(g) or {} for g in gap["covered_by"]]
+        covering = [card_development.get(g) or facts.goals.get(g) or {} for g in gap["covered_by"]]
         closed_well = any(c.get("outcome") == "achieved" or c.get("applications") for c in covering)
-        if closed_well:
+        already_planned = any(c.get("status") == "draft" for c in covering) or gap["skill"].casefold() in planned_skills
+        if closed_well or already_planned:
             continue
         suggested.append({
             "title": f"Build {gap['skill']} for “{gap['performance_goal']}”",

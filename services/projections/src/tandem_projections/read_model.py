@@ -94,6 +94,10 @@ def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
         "SELECT tenant_id, employee_id FROM rm_people UNION SELECT tenant_id, employee_id FROM rm_goals"
         " UNION SELECT tenant_id, employee_id FROM rm_kpi_checkins UNION SELECT tenant_id, employee_id FROM rm_reviews"
         " UNION SELECT tenant_id, employee_id FROM rm_development_checkins"
+        " UNION SELECT tenant_id, employee_id FROM rm_missed_checkins"
+        " UNION SELECT tenant_id, performance_owner_id FROM rm_links"
+        " UNION SELECT tenant_id, development_owner_id FROM rm_links"
+        " UNION SELECT tenant_id, employee_id FROM rm_pending_goal_events"
     )
     everyone = sorted(cursor.fetchall())
     written = 0
@@ -111,10 +115,12 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
         card, counts = build_card(tenant, employee_id, facts)
         rows.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
                      int(card["active"]), *(counts[name] for name in COUNTERS), orjson.dumps(card).decode()))
-        for view in (*card["performance_goals"], *card["development_goals"]):
-            health = view.get("health")
-            goal_columns.append((view.get("attainment") if "attainment" in view else view.get("progress"), health,
-                                 view["next_check_in_due"], tenant, view["goal_id"]))
+        shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
+        for goal_id in facts.goals_of.get(employee_id, ()):
+            # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.
+            view = shown.get(goal_id, {})
+            figure = view.get("attainment") if "attainment" in view else view.get("progress")
+            goal_columns.append((figure, view.get("health"), view.get("next_check_in_due"), tenant, goal_id))
     cursor.executemany(_UPSERT_CARD, rows)
     cursor.executemany(
         "UPDATE rm_goals SET attainment = ?, health = ?, next_check_in_due = ? WHERE tenant_id = ? AND goal_id = ?",
