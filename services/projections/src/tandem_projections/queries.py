@@ -92,7 +92,9 @@ def _parents(cursor: Cursor, tenant_id: str, cards: list[dict[str, Any]]) -> Non
 
 def employee_dashboard(cursor: Cursor, tenant_id: str, employee_id: str, today: date) -> dict[str, Any]:
     """One employee's card, with overdue check-ins as of ``today``."""
-    cursor.execute("SELECT document FROM rm_cards WHERE tenant_id = ? AND employee_id = ?", (tenant_id, employee_id))
+    cursor.execute(
+        "SELECT document FROM rm_card_documents WHERE tenant_id = ? AND employee_id = ?", (tenant_id, employee_id)
+    )
     row = cursor.fetchone()
     if row is None:
         raise UnknownScope(f"employee {employee_id!r} is not known")
@@ -104,12 +106,13 @@ def employee_dashboard(cursor: Cursor, tenant_id: str, employee_id: str, today: 
 def team_dashboard(cursor: Cursor, tenant_id: str, manager_id: str, today: date) -> dict[str, Any]:
     """A manager's reports, transitively: each report's card, and the team's roll-up."""
     cursor.execute(
-        "SELECT document FROM rm_cards WHERE tenant_id = ? AND employee_id = ?", (tenant_id, manager_id)
+        "SELECT document FROM rm_card_documents WHERE tenant_id = ? AND employee_id = ?", (tenant_id, manager_id)
     )
     manager_row = cursor.fetchone()
     cursor.execute(
-        _TEAM + " SELECT c.document, MIN(t.depth) FROM team t JOIN rm_cards c"
-        " ON c.tenant_id = ? AND c.employee_id = t.employee_id WHERE c.active = 1 GROUP BY c.employee_id, c.document",
+        _TEAM + ", members (employee_id, depth) AS (SELECT employee_id, MIN(depth) FROM team GROUP BY employee_id)"
+        " SELECT d.document, m.depth FROM members m JOIN rm_cards c ON c.tenant_id = ? AND c.employee_id = m.employee_id"
+        " JOIN rm_card_documents d ON d.tenant_id = c.tenant_id AND d.employee_id = c.employee_id WHERE c.active = 1",
         (tenant_id, manager_id, tenant_id, MAX_TEAM_DEPTH, tenant_id),
     )
     rows = cursor.fetchall()

@@ -29,24 +29,32 @@ COUNTERS = (
     "capacity_over_committed", "capacity_unused", "hours_set_aside", "hours_logged",
 )
 
+# Counters and documents live apart: roll-ups scan only the small counter rows.
 _CARDS_TABLE = (
     "CREATE TABLE IF NOT EXISTS rm_cards ("
     " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, display_name TEXT NOT NULL, manager_id TEXT,"
     " department TEXT, active INTEGER NOT NULL,"
-    + "".join(
-        f" {name} {'DOUBLE PRECISION' if name.startswith('hours') else 'INTEGER'} NOT NULL," for name in COUNTERS
+    + ",".join(
+        f" {name} {'DOUBLE PRECISION' if name.startswith('hours') else 'INTEGER'} NOT NULL" for name in COUNTERS
     )
-    + " document TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
+    + ", PRIMARY KEY (tenant_id, employee_id))"
+)
+_CARD_DOCUMENTS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS rm_card_documents ("
+    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
 )
 _UPSERT_CARD = (
     "INSERT INTO rm_cards (tenant_id, employee_id, display_name, manager_id, department, active, "
     + ", ".join(COUNTERS)
-    + ", document) VALUES ("
-    + ", ".join("?" * (len(COUNTERS) + 7))
+    + ") VALUES ("
+    + ", ".join("?" * (len(COUNTERS) + 6))
     + ") ON CONFLICT (tenant_id, employee_id) DO UPDATE SET display_name = excluded.display_name,"
     " manager_id = excluded.manager_id, department = excluded.department, active = excluded.active, "
     + ", ".join(f"{name} = excluded.{name}" for name in COUNTERS)
-    + ", document = excluded.document"
+)
+_UPSERT_CARD_DOCUMENT = (
+    "INSERT INTO rm_card_documents (tenant_id, employee_id, document) VALUES (?, ?, ?)"
+    " ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document"
 )
 _CARD_BATCH = 500
 
@@ -64,7 +72,7 @@ class DashboardsReadModel:
         self.defer_cards = defer_cards
 
     def create_schema(self, cursor: Cursor) -> None:
-        for statement in (*stored.SCHEMA, _CARDS_TABLE):
+        for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE):
             cursor.execute(statement)
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_manager ON rm_cards (tenant_id, manager_id)")
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_department ON rm_cards (tenant_id, department)")
@@ -110,11 +118,12 @@ def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
 
 def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
     facts = load_facts(cursor, tenant, employee_ids)
-    rows, goal_columns = [], []
+    rows, documents, goal_columns = [], [], []
     for employee_id in employee_ids:
         card, counts = build_card(tenant, employee_id, facts)
         rows.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
-                     int(card["active"]), *(counts[name] for name in COUNTERS), orjson.dumps(card).decode()))
+                     int(card["active"]), *(counts[name] for name in COUNTERS)))
+        documents.append((tenant, employee_id, orjson.dumps(card).decode()))
         shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
         for goal_id in facts.goals_of.get(employee_id, ()):
             # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.
@@ -122,6 +131,7 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
             figure = view.get("attainment") if "attainment" in view else view.get("progress")
             goal_columns.append((figure, view.get("health"), view.get("next_check_in_due"), tenant, goal_id))
     cursor.executemany(_UPSERT_CARD, rows)
+    cursor.executemany(_UPSERT_CARD_DOCUMENT, documents)
     cursor.executemany(
         "UPDATE rm_goals SET attainment = ?, health = ?, next_check_in_due = ? WHERE tenant_id = ? AND goal_id = ?",
         goal_columns,
