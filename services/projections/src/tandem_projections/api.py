@@ -17,7 +17,7 @@ from tandem_projections.queries import (
     cascade_tree,
     department_dashboard,
     employee_dashboard,
-    team_dashboard,
+    team_dashboard_json,
     tenant_dashboard,
 )
 from tandem_projections.read_side import ReadSide, RebuildRunning
@@ -40,8 +40,8 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
     # A dependency as default: these annotations are strings, and closure names do not resolve from them.
     tenant = Depends(tenant_header(default_tenant))
 
-    async def query(run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-        def work() -> dict[str, Any]:
+    async def query(run: Callable[..., Any], *args: Any) -> Any:
+        def work() -> Any:
             with read_side.database.reading() as cursor:
                 return run(cursor, *args)
 
@@ -67,7 +67,7 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
         if employee_id is not None:
             body = await query(employee_dashboard, tenant_id, employee_id, today())
         elif manager_id is not None:
-            body = await query(team_dashboard, tenant_id, manager_id, today())
+            return JSONBytes(await query(team_dashboard_json, tenant_id, manager_id, today()))
         elif department is not None:
             body = await query(department_dashboard, tenant_id, department, today())
         else:

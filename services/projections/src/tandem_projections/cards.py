@@ -374,3 +374,43 @@ def _flags(performance: dict[str, dict[str, Any]], development: dict[str, dict[s
                       "message": f"Only {capacity['hours_logged']} h of the {capacity['hours_per_month_set_aside']} h"
                                  f" set aside were used" + (f" in {capacity['reference_month']}" if capacity["reference_month"] else "")})
     return flags
+
+
+def _pick(source: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: source.get(name) for name in names}
+
+
+def summarize(card: dict[str, Any]) -> dict[str, Any]:
+    """The part of a card a team dashboard shows per report: live goals, their support, capacity and flags.
+
+    Stored beside the card so a team of a thousand is answered by joining stored JSON, not rebuilding it.
+    """
+    live = ("active", "draft")
+    return {
+        **_pick(card, "employee_id", "display_name", "job_title", "department", "manager_id", "counts", "flags"),
+        "capacity": _pick(card["capacity"], "hours_per_month_set_aside", "reference_month", "hours_logged",
+                          "over_committed", "unused"),
+        "performance_goals": [
+            {
+                **_pick(goal, "goal_id", "title", "cycle", "status", "level", "parent_goal_id", "cadence", "actual",
+                        "attainment", "health", "last_check_in_on", "next_check_in_due"),
+                "kpi": _pick(goal["kpi"], "name", "unit", "baseline", "target"),
+                "supported_by": [
+                    {
+                        **_pick(support, "goal_id", "employee_id", "title", "status", "skill", "progress", "activities"),
+                        "behavioural": _pick(support.get("behavioural") or {}, "competency", "latest_rating", "scale_max"),
+                        "link": _pick(support["link"], "rationale", "skill", "future_role"),
+                    }
+                    for support in goal["supported_by"] if support["status"] in live
+                ],
+            }
+            for goal in card["performance_goals"] if goal["status"] == "active"
+        ],
+        "development_goals": [
+            {
+                **_pick(goal, "goal_id", "title", "cycle", "status", "skill", "progress", "next_check_in_due"),
+                "aligned_to": [_pick(target, "goal_id", "employee_id", "title") for target in goal["aligned_to"]],
+            }
+            for goal in card["development_goals"] if goal["status"] in live
+        ],
+    }

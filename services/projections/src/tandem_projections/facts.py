@@ -10,6 +10,7 @@ so the latest ``occurred_at`` wins, profile and departure each on its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -166,9 +167,9 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
                                 data["occurred_at"], orjson.dumps(data).decode()))
         elif kind == EmployeeUpserted.event_type:
             profiles.append((tenant, employee, data["display_name"], data.get("manager_id"), data.get("department"),
-                             data.get("job_title"), data.get("email"), data["occurred_at"]))
+                             data.get("job_title"), data.get("email"), _instant(data["occurred_at"])))
         elif kind == EmployeeDeparted.event_type:
-            departures.append((tenant, employee, data["departed_on"], data["occurred_at"]))
+            departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
     if goal_events:
         _record_goal_events(cursor, goal_events, dirty)
     cursor.executemany(_INSERT_KPI_CHECKIN, kpi_rows)
@@ -179,6 +180,12 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
     cursor.executemany(_UPSERT_DEPARTURE, departures)
     dirty |= linked_owners(cursor, touched_goals)
     return dirty
+
+
+def _instant(value: str) -> str:
+    """A time in UTC to the microsecond: stored so, times compare as strings in time order, whatever the offset."""
+    moment = datetime.fromisoformat(value)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]], dirty: set[Employee]) -> None:

@@ -72,7 +72,7 @@ def rollup(sums: tuple[Any, ...], employees: int, overdue: int) -> dict[str, Any
     }
 
 
-def _parents(cursor: Cursor, tenant_id: str, cards: list[dict[str, Any]]) -> None:
+def name_parents(cursor: Cursor, tenant_id: str, cards: list[dict[str, Any]]) -> None:
     """Name the goal each performance goal cascades from."""
     wanted = sorted({v["parent_goal_id"] for c in cards for v in c["performance_goals"] if v.get("parent_goal_id")})
     found: dict[str, dict[str, Any]] = {}
@@ -99,48 +99,67 @@ def employee_dashboard(cursor: Cursor, tenant_id: str, employee_id: str, today: 
     if row is None:
         raise UnknownScope(f"employee {employee_id!r} is not known")
     card = annotate(orjson.loads(row[0]), today.isoformat())
-    _parents(cursor, tenant_id, [card])
+    name_parents(cursor, tenant_id, [card])
     return {"scope": "employee", "tenant_id": tenant_id, "as_of": today.isoformat(), "employee": card}
 
 
-def team_dashboard(cursor: Cursor, tenant_id: str, manager_id: str, today: date) -> dict[str, Any]:
-    """A manager's reports, transitively: each report's card, and the team's roll-up."""
+def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: date) -> bytes:
+    """A manager's reports, transitively: each report's summary and the team's roll-up, as JSON.
+
+    The summaries are stored JSON joined as they are, so a team of a thousand costs no parsing; what is
+    overdue today is listed once, as ``overdue_goal_ids``.
+    """
+    iso = today.isoformat()
+    team = (tenant_id, manager_id, tenant_id, MAX_TEAM_DEPTH)
+    members = _TEAM + ", members (employee_id) AS (SELECT DISTINCT employee_id FROM team)"
     cursor.execute(
-        "SELECT document FROM rm_card_documents WHERE tenant_id = ? AND employee_id = ?", (tenant_id, manager_id)
+        members + " SELECT d.summary FROM members m JOIN rm_cards c ON c.tenant_id = ? AND c.employee_id = m.employee_id"
+        " JOIN rm_card_documents d ON d.tenant_id = c.tenant_id AND d.employee_id = c.employee_id"
+        " WHERE c.active = 1 ORDER BY c.display_name, c.employee_id",
+        (*team, tenant_id),
+    )
+    summaries = [row[0] for row in cursor.fetchall()]
+    cursor.execute(
+        "SELECT display_name, job_title, department FROM rm_people WHERE tenant_id = ? AND employee_id = ?",
+        (tenant_id, manager_id),
     )
     manager_row = cursor.fetchone()
-    cursor.execute(
-        _TEAM + ", members (employee_id, depth) AS (SELECT employee_id, MIN(depth) FROM team GROUP BY employee_id)"
-        " SELECT d.document, m.depth FROM members m JOIN rm_cards c ON c.tenant_id = ? AND c.employee_id = m.employee_id"
-        " JOIN rm_card_documents d ON d.tenant_id = c.tenant_id AND d.employee_id = c.employee_id WHERE c.active = 1",
-        (tenant_id, manager_id, tenant_id, MAX_TEAM_DEPTH, tenant_id),
-    )
-    rows = cursor.fetchall()
-    if manager_row is None and not rows:
+    if manager_row is None and not summaries:
         raise UnknownScope(f"manager {manager_id!r} is not known")
-    iso = today.isoformat()
-    reports = []
-    for document, depth in rows:
-        card = annotate(orjson.loads(document), iso)
-        card["depth"] = depth
-        reports.append(card)
-    reports.sort(key=lambda c: (c["depth"], c["display_name"], c["employee_id"]))
-    _parents(cursor, tenant_id, reports)
-    sums = [0] * len(COUNTERS)
-    overdue = 0
-    for card in reports:
-        for index, name in enumerate(COUNTERS):
-            sums[index] += card["counts"][name]
-        overdue += card["counts"]["overdue_check_ins"]
-    manager = orjson.loads(manager_row[0]) if manager_row else {"employee_id": manager_id, "display_name": manager_id}
-    return {
+    cursor.execute(
+        members + f" SELECT COUNT(*), {_SUMS} FROM members m JOIN rm_cards c"
+        " ON c.tenant_id = ? AND c.employee_id = m.employee_id WHERE c.active = 1",
+        (*team, tenant_id),
+    )
+    employees, *sums = cursor.fetchone()
+    cursor.execute(
+        members + " SELECT g.goal_id FROM members m JOIN rm_cards c ON c.tenant_id = ? AND c.employee_id = m.employee_id"
+        " JOIN rm_goals g ON g.tenant_id = c.tenant_id AND g.employee_id = c.employee_id"
+        " WHERE c.active = 1 AND g.status = 'active' AND g.next_check_in_due < ?",
+        (*team, tenant_id, iso),
+    )
+    overdue = sorted(row[0] for row in cursor.fetchall())
+    name, title, department = manager_row or (manager_id, None, None)
+    head = {
         "scope": "team",
         "tenant_id": tenant_id,
         "as_of": iso,
-        "manager": {k: manager.get(k) for k in ("employee_id", "display_name", "job_title", "department")},
-        "rollup": rollup(tuple(sums), len(reports), overdue),
-        "reports": reports,
+        "manager": {"employee_id": manager_id, "display_name": name or manager_id, "job_title": title,
+                    "department": department},
+        "rollup": rollup(tuple(sums), employees, len(overdue)),
+        "overdue_goal_ids": overdue,
     }
+    return orjson.dumps(head)[:-1] + b',"reports":[' + ",".join(summaries).encode() + b"]}"
+
+
+def team_dashboard(cursor: Cursor, tenant_id: str, manager_id: str, today: date) -> dict[str, Any]:
+    """``team_dashboard_json`` parsed, with each report's goals marked overdue or not."""
+    team = orjson.loads(team_dashboard_json(cursor, tenant_id, manager_id, today))
+    overdue = set(team["overdue_goal_ids"])
+    for report in team["reports"]:
+        for goal in (*report["performance_goals"], *report["development_goals"]):
+            goal["overdue"] = goal["goal_id"] in overdue
+    return team
 
 
 def department_dashboard(cursor: Cursor, tenant_id: str, department: str, today: date) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from tandem_contracts.envelope import decode_data
 from tandem_contracts.goals import GOALS_TOPIC
 from tandem_contracts.reviews import REVIEWS_TOPIC
 from tandem_projections import facts as stored
-from tandem_projections.cards import Facts, build_card
+from tandem_projections.cards import Facts, build_card, summarize
 from tandem_projections.facts import Employee, MalformedEvent
 from tandem_runtime.database import Cursor
 from tandem_runtime.projection import Delivery
@@ -41,7 +41,8 @@ _CARDS_TABLE = (
 )
 _CARD_DOCUMENTS_TABLE = (
     "CREATE TABLE IF NOT EXISTS rm_card_documents ("
-    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
+    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, document TEXT NOT NULL, summary TEXT NOT NULL,"
+    " PRIMARY KEY (tenant_id, employee_id))"
 )
 _UPSERT_CARD = (
     "INSERT INTO rm_cards (tenant_id, employee_id, display_name, manager_id, department, active, "
@@ -53,8 +54,8 @@ _UPSERT_CARD = (
     + ", ".join(f"{name} = excluded.{name}" for name in COUNTERS)
 )
 _UPSERT_CARD_DOCUMENT = (
-    "INSERT INTO rm_card_documents (tenant_id, employee_id, document) VALUES (?, ?, ?)"
-    " ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document"
+    "INSERT INTO rm_card_documents (tenant_id, employee_id, document, summary) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document, summary = excluded.summary"
 )
 _CARD_BATCH = 500
 
@@ -123,7 +124,7 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
         card, counts = build_card(tenant, employee_id, facts)
         rows.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
                      int(card["active"]), *(counts[name] for name in COUNTERS)))
-        documents.append((tenant, employee_id, orjson.dumps(card).decode()))
+        documents.append((tenant, employee_id, orjson.dumps(card).decode(), orjson.dumps(summarize(card)).decode()))
         shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
         for goal_id in facts.goals_of.get(employee_id, ()):
             # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from tandem_projections.queries import UnknownScope, team_dashboard, tenant_dashboard
+from tandem_projections.queries import UnknownScope, name_parents, team_dashboard, tenant_dashboard
 from tandem_projections.read_side import ReadSide
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,7 +108,10 @@ class Pages:
                     for person in (team or {}).get("reports", ()):
                         person["has_reports"] = person["employee_id"] in leads
                         person["packet_cycle"] = packet_cycle(person)
-                    return {"managers": people, "manager_id": chosen, "team": team,
+                    if team:
+                        name_parents(cursor, tenant_id, team["reports"])
+                    names = {m["employee_id"]: m["display_name"] for m in people}
+                    return {"managers": people, "manager_id": chosen, "team": team, "names": names,
                             "tenant": tenant_dashboard(cursor, tenant_id, today)}
 
             context = await asyncio.to_thread(work)
