@@ -38,8 +38,9 @@ SCHEMA = (
     " version BIGINT NOT NULL, document TEXT NOT NULL,"
     " attainment DOUBLE PRECISION, health TEXT, next_check_in_due TEXT,"
     " PRIMARY KEY (tenant_id, goal_id))",
-    "CREATE INDEX IF NOT EXISTS rm_goals_by_employee ON rm_goals (tenant_id, employee_id)",
+    "CREATE INDEX IF NOT EXISTS rm_goals_by_employee_due ON rm_goals (tenant_id, employee_id, next_check_in_due)",
     "CREATE INDEX IF NOT EXISTS rm_goals_by_parent ON rm_goals (tenant_id, parent_goal_id)",
+    "CREATE INDEX IF NOT EXISTS rm_goals_by_level ON rm_goals (tenant_id, level)",
     "CREATE INDEX IF NOT EXISTS rm_goals_by_due ON rm_goals (tenant_id, next_check_in_due)",
     "CREATE TABLE IF NOT EXISTS rm_links ("
     " tenant_id TEXT NOT NULL, link_id TEXT NOT NULL, development_goal_id TEXT NOT NULL,"
@@ -129,7 +130,7 @@ def record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
     """Store the facts of new events; return the employees whose cards they may change."""
     try:
         return _record(cursor, deliveries)
-    except (KeyError, TypeError, AttributeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
 
 

@@ -32,9 +32,8 @@ def _result_sentence(name: str, view: dict[str, Any]) -> str:
     kpi = view["kpi"]
     if view["actual"] is None:
         return f"No {kpi['name']} value was checked in for “{view['title']}”."
+    # Above or below as the numbers stand, whichever way the KPI should move: attainment says how well it went.
     gap = view["actual"] - (kpi["target"] or 0)
-    if kpi["direction"] == "decrease":
-        gap = -gap
     relation = "above" if gap > 0 else "below" if gap < 0 else "exactly on"
     points = f"{abs(round(gap, 2)):g} percentage points" if kpi["unit"] in ("percent", "%") else None
     distance = "" if gap == 0 else f"{points or _quantity(abs(round(gap, 2)), kpi['unit'])} "

@@ -111,14 +111,19 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     """
     iso = today.isoformat()
     team = (tenant_id, manager_id, tenant_id, MAX_TEAM_DEPTH)
+    # CROSS JOIN fixes the join order in SQLite: walk the team first, then look each member up by key.
     members = _TEAM + ", members (employee_id) AS (SELECT DISTINCT employee_id FROM team)"
     cursor.execute(
-        members + " SELECT d.summary FROM members m JOIN rm_cards c ON c.tenant_id = ? AND c.employee_id = m.employee_id"
-        " JOIN rm_card_documents d ON d.tenant_id = c.tenant_id AND d.employee_id = c.employee_id"
-        " WHERE c.active = 1 ORDER BY c.display_name, c.employee_id",
+        members + " SELECT d.summary, " + ", ".join(f"c.{name}" for name in COUNTERS)
+        + " FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_card_documents d"
+        " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND d.tenant_id = c.tenant_id"
+        " AND d.employee_id = c.employee_id AND c.active = 1 ORDER BY c.display_name, c.employee_id",
         (*team, tenant_id),
     )
-    summaries = [row[0] for row in cursor.fetchall()]
+    rows = cursor.fetchall()
+    summaries = [row[0] for row in rows]
+    sums = [sum(column) for column in zip(*(row[1:] for row in rows))] if rows else [0] * len(COUNTERS)
+    employees = len(rows)
     cursor.execute(
         "SELECT display_name, job_title, department FROM rm_people WHERE tenant_id = ? AND employee_id = ?",
         (tenant_id, manager_id),
@@ -127,15 +132,9 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     if manager_row is None and not summaries:
         raise UnknownScope(f"manager {manager_id!r} is not known")
     cursor.execute(
-        members + f" SELECT COUNT(*), {_SUMS} FROM members m JOIN rm_cards c"
-        " ON c.tenant_id = ? AND c.employee_id = m.employee_id WHERE c.active = 1",
-        (*team, tenant_id),
-    )
-    employees, *sums = cursor.fetchone()
-    cursor.execute(
-        members + " SELECT g.goal_id FROM members m JOIN rm_cards c ON c.tenant_id = ? AND c.employee_id = m.employee_id"
-        " JOIN rm_goals g ON g.tenant_id = c.tenant_id AND g.employee_id = c.employee_id"
-        " WHERE c.active = 1 AND g.status = 'active' AND g.next_check_in_due < ?",
+        members + " SELECT g.goal_id FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_goals g"
+        " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND c.active = 1 AND g.tenant_id = c.tenant_id"
+        " AND g.employee_id = c.employee_id AND g.status = 'active' AND g.next_check_in_due < ?",
         (*team, tenant_id, iso),
     )
     overdue = sorted(row[0] for row in cursor.fetchall())
@@ -205,8 +204,10 @@ def tenant_dashboard(cursor: Cursor, tenant_id: str, today: date) -> dict[str, A
         (tenant_id,),
     )
     departments = cursor.fetchall()
+    # Only the goals of people still here, as every other figure of the roll-up.
     cursor.execute(
-        "SELECT COUNT(*) FROM rm_goals WHERE tenant_id = ? AND next_check_in_due < ? AND status = 'active'",
+        "SELECT COUNT(*) FROM rm_goals g JOIN rm_cards c ON c.tenant_id = g.tenant_id AND c.employee_id = g.employee_id"
+        " WHERE g.tenant_id = ? AND g.next_check_in_due < ? AND g.status = 'active' AND c.active = 1",
         (tenant_id, today.isoformat()),
     )
     overdue_total = cursor.fetchone()[0]
@@ -234,20 +235,28 @@ def tenant_dashboard(cursor: Cursor, tenant_id: str, today: date) -> dict[str, A
 def cascade_roots(cursor: Cursor, tenant_id: str) -> list[dict[str, Any]]:
     """The organisation goals, each with how many goals cascade from it directly and how they are doing."""
     cursor.execute(
-        "SELECT g.goal_id, g.title, g.employee_id, g.status, g.attainment, g.health, COUNT(c.goal_id),"
-        " AVG(c.attainment), SUM(CASE WHEN c.health = 'on_track' THEN 1 ELSE 0 END)"
-        " FROM rm_goals g LEFT JOIN rm_goals c ON c.tenant_id = g.tenant_id AND c.parent_goal_id = g.goal_id"
-        " WHERE g.tenant_id = ? AND g.level = 'organisation' AND g.status <> 'closed'"
-        " GROUP BY g.goal_id, g.title, g.employee_id, g.status, g.attainment, g.health",
+        "SELECT goal_id, title, employee_id, status, attainment, health FROM rm_goals"
+        " WHERE tenant_id = ? AND level = 'organisation' AND status <> 'closed'",
         (tenant_id,),
     )
-    roots = [
-        {"goal_id": g, "title": t, "employee_id": e, "status": s, "attainment": a, "health": h,
-         "children": n, "children_attainment": None if avg is None else round(float(avg), 1),
-         "children_on_track": int(on or 0)}
-        for g, t, e, s, a, h, n, avg, on in cursor.fetchall()
-    ]
-    return sorted(roots, key=lambda r: (r["title"], r["goal_id"]))
+    roots = {
+        g: {"goal_id": g, "title": t, "employee_id": e, "status": s, "attainment": a, "health": h,
+            "children": 0, "children_attainment": None, "children_on_track": 0}
+        for g, t, e, s, a, h in cursor.fetchall()
+    }
+    ids = sorted(roots)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        cursor.execute(
+            "SELECT parent_goal_id, COUNT(*), AVG(attainment), SUM(CASE WHEN health = 'on_track' THEN 1 ELSE 0 END)"
+            " FROM rm_goals WHERE tenant_id = ? AND parent_goal_id IN (" + ",".join("?" * len(chunk)) + ")"
+            " GROUP BY parent_goal_id",
+            (tenant_id, *chunk),
+        )
+        for parent, count, average, on_track in cursor.fetchall():
+            roots[parent].update(children=count, children_on_track=int(on_track or 0),
+                                 children_attainment=None if average is None else round(float(average), 1))
+    return sorted(roots.values(), key=lambda r: (r["title"], r["goal_id"]))
 
 
 def cascade_tree(cursor: Cursor, tenant_id: str, goal_id: str) -> dict[str, Any]:
