@@ -33,9 +33,10 @@ def dataschema_for(event_type: str) -> str:
     return f"urn:tandem:schema:{event_type}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
-    """The CloudEvents attributes and Tandem extensions of one message."""
+    """The CloudEvents attributes and Tandem extensions of one message (treat as read-only; not frozen,
+    because a frozen dataclass costs microseconds per message to build on a consumer's hot path)."""
 
     id: str
     source: str
@@ -77,41 +78,50 @@ class Envelope:
     @classmethod
     def from_headers(cls, headers: Headers | tuple[tuple[str, bytes], ...]) -> Envelope:
         """Read the envelope from Kafka headers; raise ``UndecodableMessage`` naming what is missing or wrong."""
-        values: dict[str, str] = {}
-        for name, raw in headers:
-            try:
-                values[name] = raw.decode() if raw is not None else ""
-            except UnicodeDecodeError as error:
-                raise UndecodableMessage(f"header {name} is not UTF-8") from error
-        missing = [
-            name
-            for name in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_tenantid")
-            if not values.get(name)
-        ]
-        if missing:
+        # One pass, no per-header branching: this runs for every message a consumer reads.
+        try:
+            values = {name: raw.decode() if raw is not None else "" for name, raw in headers}
+        except UnicodeDecodeError as error:
+            bad = next(name for name, raw in headers if raw is not None and not _is_utf8(raw))
+            raise UndecodableMessage(f"header {bad} is not UTF-8") from error
+        get = values.get
+        if not (get("ce_specversion") and get("ce_id") and get("ce_source") and get("ce_type") and get("ce_time")
+                and get("ce_tenantid")):
+            missing = [name for name in _REQUIRED_HEADERS if not get(name)]
             raise UndecodableMessage(f"missing CloudEvents headers: {', '.join(missing)}")
         if values["ce_specversion"] != SPEC_VERSION:
             raise UndecodableMessage(f"unsupported ce_specversion {values['ce_specversion']!r}")
         try:
             time = datetime.fromisoformat(values["ce_time"])
-            sequence = int(values["ce_sequence"]) if values.get("ce_sequence") else None
+            sequence = int(values["ce_sequence"]) if get("ce_sequence") else None
         except ValueError as error:
             raise UndecodableMessage(f"bad ce_time or ce_sequence: {error}") from error
         return cls(
-            id=values["ce_id"],
-            source=values["ce_source"],
-            type=values["ce_type"],
-            subject=values.get("ce_subject", ""),
-            time=time,
-            tenant_id=values["ce_tenantid"],
-            partition_key=values.get("ce_partitionkey", ""),
-            sequence=sequence,
-            actor=values.get("ce_actor", ""),
-            correlation_id=values.get("ce_correlationid", ""),
-            causation_id=values.get("ce_causationid", ""),
-            dataschema=values.get("ce_dataschema", ""),
-            traceparent=values.get("traceparent"),
+            values["ce_id"],
+            values["ce_source"],
+            values["ce_type"],
+            get("ce_subject", ""),
+            time,
+            values["ce_tenantid"],
+            get("ce_partitionkey", ""),
+            sequence,
+            get("ce_actor", ""),
+            get("ce_correlationid", ""),
+            get("ce_causationid", ""),
+            get("ce_dataschema", ""),
+            get("traceparent"),
         )
+
+
+_REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_tenantid")
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

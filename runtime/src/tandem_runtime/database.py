@@ -216,6 +216,27 @@ class SQLiteDatabase(SQLDatabase):
             self._readers.clear()
 
 
+BULK_ROWS = 200  # below this, one executemany beats a COPY round trip
+
+
+def insert_rows(
+    cursor: Cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str
+) -> None:
+    """Insert many rows with an ``ON CONFLICT …`` clause: ``executemany`` on SQLite, and on PostgreSQL a COPY
+    through a staging table when there are many (PostgreSQL's per-row INSERT is its slow path).
+
+    With DO UPDATE, ``rows`` must not repeat a key: one statement may not change a row twice.
+    """
+    if not rows:
+        return
+    copy_rows = getattr(cursor, "copy_rows", None)
+    if copy_rows is not None and len(rows) >= BULK_ROWS:
+        copy_rows(table, columns, rows, on_conflict)
+        return
+    marks = ", ".join("?" * len(columns))
+    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {on_conflict}", rows)
+
+
 class _PostgresCursor:
     """Adapts ``?`` placeholders to psycopg's ``%s``."""
 
@@ -231,6 +252,19 @@ class _PostgresCursor:
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
         return self._cursor.executemany(sql.replace("?", "%s"), params)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
+        """COPY rows into a per-transaction staging twin of ``table``, then move them in one INSERT … SELECT."""
+        names = ", ".join(columns)
+        stage = f"stage_{table}"
+        self._cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with self._cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        self._cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {on_conflict}")
+        self._cursor.execute(f"DELETE FROM {stage}")
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()

@@ -19,7 +19,7 @@ from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
 from tandem_contracts.reviews import ReviewCompleted
-from tandem_runtime.database import Cursor
+from tandem_runtime.database import Cursor, insert_rows
 from tandem_runtime.projection import Delivery
 
 CHUNK = 500  # ids per IN (...) query: under SQLite's parameter limit
@@ -35,13 +35,8 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rm_goals ("
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, employee_id TEXT NOT NULL, kind TEXT NOT NULL,"
     " status TEXT NOT NULL, cycle TEXT NOT NULL, level TEXT NOT NULL, parent_goal_id TEXT, title TEXT NOT NULL,"
-    " version BIGINT NOT NULL, document TEXT NOT NULL,"
-    " attainment DOUBLE PRECISION, health TEXT, next_check_in_due TEXT,"
-    " PRIMARY KEY (tenant_id, goal_id))",
-    "CREATE INDEX IF NOT EXISTS rm_goals_by_employee_due ON rm_goals (tenant_id, employee_id, next_check_in_due)",
-    "CREATE INDEX IF NOT EXISTS rm_goals_by_parent ON rm_goals (tenant_id, parent_goal_id)",
-    "CREATE INDEX IF NOT EXISTS rm_goals_by_level ON rm_goals (tenant_id, level)",
-    "CREATE INDEX IF NOT EXISTS rm_goals_by_due ON rm_goals (tenant_id, next_check_in_due)",
+    " version BIGINT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id))",
+    "CREATE INDEX IF NOT EXISTS rm_goals_by_employee ON rm_goals (tenant_id, employee_id)",
     "CREATE TABLE IF NOT EXISTS rm_links ("
     " tenant_id TEXT NOT NULL, link_id TEXT NOT NULL, development_goal_id TEXT NOT NULL,"
     " development_owner_id TEXT NOT NULL, performance_goal_id TEXT NOT NULL, performance_owner_id TEXT NOT NULL,"
@@ -71,10 +66,10 @@ SCHEMA = (
     " event_type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, version))",
 )
 
-_UPSERT_GOAL = (
-    "INSERT INTO rm_goals (tenant_id, goal_id, employee_id, kind, status, cycle, level, parent_goal_id, title,"
-    " version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (tenant_id, goal_id) DO UPDATE SET"
+GOAL_COLUMNS = ("tenant_id", "goal_id", "employee_id", "kind", "status", "cycle", "level", "parent_goal_id", "title",
+                "version", "document")
+_GOAL_NEWER = (
+    "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET"
     " employee_id = excluded.employee_id, kind = excluded.kind, status = excluded.status, cycle = excluded.cycle,"
     " level = excluded.level, parent_goal_id = excluded.parent_goal_id, title = excluded.title,"
     " version = excluded.version, document = excluded.document"
@@ -85,23 +80,12 @@ _INSERT_LINK = (
     " performance_owner_id, rationale, skill, evidence, future_role, linked_on)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, link_id) DO NOTHING"
 )
-_INSERT_KPI_CHECKIN = (
-    "INSERT INTO rm_kpi_checkins (tenant_id, goal_id, checkin_id, employee_id, held_on, kpi_value, unit, status,"
-    " roadblocks, resources_needed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
-)
-_INSERT_DEVELOPMENT_CHECKIN = (
-    "INSERT INTO rm_development_checkins (tenant_id, goal_id, checkin_id, employee_id, held_on, entry)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
-)
-_INSERT_MISSED = (
-    "INSERT INTO rm_missed_checkins (tenant_id, goal_id, period_end, employee_id, period_start)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING"
-)
-_INSERT_REVIEW = (
-    "INSERT INTO rm_reviews (tenant_id, review_id, employee_id, cycle, corrects_review_id, completed_at, document)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, review_id) DO NOTHING"
-)
+KPI_CHECKIN_COLUMNS = ("tenant_id", "goal_id", "checkin_id", "employee_id", "held_on", "kpi_value", "unit", "status",
+                       "roadblocks", "resources_needed")
+DEVELOPMENT_CHECKIN_COLUMNS = ("tenant_id", "goal_id", "checkin_id", "employee_id", "held_on", "entry")
+MISSED_COLUMNS = ("tenant_id", "goal_id", "period_end", "employee_id", "period_start")
+REVIEW_COLUMNS = ("tenant_id", "review_id", "employee_id", "cycle", "corrects_review_id", "completed_at", "document")
+_CHECKIN_KNOWN = "ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
 # Profile fields and departure are separate facts, each kept by its own latest time, so any order converges.
 _UPSERT_PROFILE = (
     "INSERT INTO rm_people (tenant_id, employee_id, display_name, manager_id, department, job_title, email,"
@@ -173,10 +157,11 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
             departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
     if goal_events:
         _record_goal_events(cursor, goal_events, dirty)
-    cursor.executemany(_INSERT_KPI_CHECKIN, kpi_rows)
-    cursor.executemany(_INSERT_DEVELOPMENT_CHECKIN, development_rows)
-    cursor.executemany(_INSERT_MISSED, missed_rows)
-    cursor.executemany(_INSERT_REVIEW, review_rows)
+    insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, kpi_rows, _CHECKIN_KNOWN)
+    insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, development_rows, _CHECKIN_KNOWN)
+    insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, missed_rows,
+                "ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING")
+    insert_rows(cursor, "rm_reviews", REVIEW_COLUMNS, review_rows, "ON CONFLICT (tenant_id, review_id) DO NOTHING")
     cursor.executemany(_UPSERT_PROFILE, profiles)
     cursor.executemany(_UPSERT_DEPARTURE, departures)
     dirty |= linked_owners(cursor, touched_goals)
@@ -216,14 +201,17 @@ def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]]
             applied = version
         if document is not None and applied > stored_version:
             documents[key] = document
-    cursor.executemany(
-        _UPSERT_GOAL,
+    insert_rows(
+        cursor,
+        "rm_goals",
+        GOAL_COLUMNS,
         [
             (d["tenant_id"], d["goal_id"], d["employee_id"], d["kind"], d["status"], d["cycle"],
              d.get("level") or "individual", d.get("parent_goal_id"), d["title"], d["version"],
              orjson.dumps(d).decode())
             for d in documents.values()
         ],
+        _GOAL_NEWER,
     )
     if waiting:
         cursor.executemany(

@@ -132,7 +132,7 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     if manager_row is None and not summaries:
         raise UnknownScope(f"manager {manager_id!r} is not known")
     cursor.execute(
-        members + " SELECT g.goal_id FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_goals g"
+        members + " SELECT g.goal_id FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_goal_figures g"
         " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND c.active = 1 AND g.tenant_id = c.tenant_id"
         " AND g.employee_id = c.employee_id AND g.status = 'active' AND g.next_check_in_due < ?",
         (*team, tenant_id, iso),
@@ -172,7 +172,7 @@ def department_dashboard(cursor: Cursor, tenant_id: str, department: str, today:
     if not rows:
         raise UnknownScope(f"department {department!r} is not known")
     cursor.execute(
-        "SELECT g.employee_id, COUNT(*) FROM rm_goals g JOIN rm_cards c ON c.tenant_id = g.tenant_id"
+        "SELECT g.employee_id, COUNT(*) FROM rm_goal_figures g JOIN rm_cards c ON c.tenant_id = g.tenant_id"
         " AND c.employee_id = g.employee_id WHERE g.tenant_id = ? AND c.department = ? AND c.active = 1"
         " AND g.status = 'active' AND g.next_check_in_due < ? GROUP BY g.employee_id",
         (tenant_id, department, today.isoformat()),
@@ -206,7 +206,7 @@ def tenant_dashboard(cursor: Cursor, tenant_id: str, today: date) -> dict[str, A
     departments = cursor.fetchall()
     # Only the goals of people still here, as every other figure of the roll-up.
     cursor.execute(
-        "SELECT COUNT(*) FROM rm_goals g JOIN rm_cards c ON c.tenant_id = g.tenant_id AND c.employee_id = g.employee_id"
+        "SELECT COUNT(*) FROM rm_goal_figures g JOIN rm_cards c ON c.tenant_id = g.tenant_id AND c.employee_id = g.employee_id"
         " WHERE g.tenant_id = ? AND g.next_check_in_due < ? AND g.status = 'active' AND c.active = 1",
         (tenant_id, today.isoformat()),
     )
@@ -235,8 +235,9 @@ def tenant_dashboard(cursor: Cursor, tenant_id: str, today: date) -> dict[str, A
 def cascade_roots(cursor: Cursor, tenant_id: str) -> list[dict[str, Any]]:
     """The organisation goals, each with how many goals cascade from it directly and how they are doing."""
     cursor.execute(
-        "SELECT goal_id, title, employee_id, status, attainment, health FROM rm_goals"
-        " WHERE tenant_id = ? AND level = 'organisation' AND status <> 'closed'",
+        "SELECT f.goal_id, g.title, f.employee_id, f.status, f.attainment, f.health FROM rm_goal_figures f"
+        " JOIN rm_goals g ON g.tenant_id = f.tenant_id AND g.goal_id = f.goal_id"
+        " WHERE f.tenant_id = ? AND f.level = 'organisation' AND f.status <> 'closed'",
         (tenant_id,),
     )
     roots = {
@@ -249,7 +250,7 @@ def cascade_roots(cursor: Cursor, tenant_id: str) -> list[dict[str, Any]]:
         chunk = ids[start : start + 500]
         cursor.execute(
             "SELECT parent_goal_id, COUNT(*), AVG(attainment), SUM(CASE WHEN health = 'on_track' THEN 1 ELSE 0 END)"
-            " FROM rm_goals WHERE tenant_id = ? AND parent_goal_id IN (" + ",".join("?" * len(chunk)) + ")"
+            " FROM rm_goal_figures WHERE tenant_id = ? AND parent_goal_id IN (" + ",".join("?" * len(chunk)) + ")"
             " GROUP BY parent_goal_id",
             (tenant_id, *chunk),
         )
@@ -262,12 +263,13 @@ def cascade_roots(cursor: Cursor, tenant_id: str) -> list[dict[str, Any]]:
 def cascade_tree(cursor: Cursor, tenant_id: str, goal_id: str) -> dict[str, Any]:
     """A goal and every goal cascaded from it, as a tree (at most ``MAX_TREE_NODES`` nodes)."""
     cursor.execute(
-        "WITH RECURSIVE tree (goal_id, depth) AS (SELECT goal_id, 0 FROM rm_goals WHERE tenant_id = ? AND goal_id = ?"
-        " UNION SELECT g.goal_id, t.depth + 1 FROM rm_goals g JOIN tree t ON g.parent_goal_id = t.goal_id"
-        " WHERE g.tenant_id = ? AND t.depth < ?)"
-        " SELECT g.goal_id, g.parent_goal_id, g.title, g.employee_id, g.kind, g.level, g.status, g.attainment,"
-        " g.health, MIN(t.depth) FROM tree t JOIN rm_goals g ON g.tenant_id = ? AND g.goal_id = t.goal_id"
-        " GROUP BY g.goal_id, g.parent_goal_id, g.title, g.employee_id, g.kind, g.level, g.status, g.attainment, g.health"
+        "WITH RECURSIVE tree (goal_id, depth) AS (SELECT goal_id, 0 FROM rm_goal_figures WHERE tenant_id = ? AND goal_id = ?"
+        " UNION SELECT f.goal_id, t.depth + 1 FROM rm_goal_figures f JOIN tree t ON f.parent_goal_id = t.goal_id"
+        " WHERE f.tenant_id = ? AND t.depth < ?)"
+        " SELECT g.goal_id, g.parent_goal_id, g.title, g.employee_id, g.kind, g.level, g.status, f.attainment,"
+        " f.health, MIN(t.depth) FROM tree t JOIN rm_goals g ON g.tenant_id = ? AND g.goal_id = t.goal_id"
+        " JOIN rm_goal_figures f ON f.tenant_id = g.tenant_id AND f.goal_id = g.goal_id"
+        " GROUP BY g.goal_id, g.parent_goal_id, g.title, g.employee_id, g.kind, g.level, g.status, f.attainment, f.health"
         " ORDER BY MIN(t.depth), g.title, g.goal_id LIMIT ?",
         (tenant_id, goal_id, tenant_id, MAX_TEAM_DEPTH, tenant_id, MAX_TREE_NODES + 1),
     )

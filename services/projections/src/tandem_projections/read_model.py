@@ -20,7 +20,7 @@ from tandem_contracts.reviews import REVIEWS_TOPIC
 from tandem_projections import facts as stored
 from tandem_projections.cards import Facts, build_card, summarize
 from tandem_projections.facts import Employee, MalformedEvent
-from tandem_runtime.database import Cursor
+from tandem_runtime.database import Cursor, insert_rows
 from tandem_runtime.projection import Delivery
 
 COUNTERS = (
@@ -44,18 +44,34 @@ _CARD_DOCUMENTS_TABLE = (
     " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, document TEXT NOT NULL, summary TEXT NOT NULL,"
     " PRIMARY KEY (tenant_id, employee_id))"
 )
-_UPSERT_CARD = (
-    "INSERT INTO rm_cards (tenant_id, employee_id, display_name, manager_id, department, active, "
-    + ", ".join(COUNTERS)
-    + ") VALUES ("
-    + ", ".join("?" * (len(COUNTERS) + 6))
-    + ") ON CONFLICT (tenant_id, employee_id) DO UPDATE SET display_name = excluded.display_name,"
+# What each goal's card says about it, beside the goal's own place in the cascade, for roll-ups and trees.
+_GOAL_FIGURES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS rm_goal_figures ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, employee_id TEXT NOT NULL, parent_goal_id TEXT,"
+    " level TEXT NOT NULL, status TEXT NOT NULL, attainment DOUBLE PRECISION, health TEXT, next_check_in_due TEXT,"
+    " PRIMARY KEY (tenant_id, goal_id))"
+)
+_GOAL_FIGURES_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_employee ON rm_goal_figures (tenant_id, employee_id, next_check_in_due)",
+    "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_due ON rm_goal_figures (tenant_id, next_check_in_due)",
+    "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_parent ON rm_goal_figures (tenant_id, parent_goal_id)",
+    "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_level ON rm_goal_figures (tenant_id, level)",
+)
+GOAL_FIGURE_COLUMNS = ("tenant_id", "goal_id", "employee_id", "parent_goal_id", "level", "status", "attainment", "health",
+                       "next_check_in_due")
+CARD_COLUMNS = ("tenant_id", "employee_id", "display_name", "manager_id", "department", "active", *COUNTERS)
+_CARD_CHANGED = (
+    "ON CONFLICT (tenant_id, employee_id) DO UPDATE SET display_name = excluded.display_name,"
     " manager_id = excluded.manager_id, department = excluded.department, active = excluded.active, "
     + ", ".join(f"{name} = excluded.{name}" for name in COUNTERS)
 )
-_UPSERT_CARD_DOCUMENT = (
-    "INSERT INTO rm_card_documents (tenant_id, employee_id, document, summary) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document, summary = excluded.summary"
+_DOCUMENT_CHANGED = (
+    "ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document, summary = excluded.summary"
+)
+_FIGURES_CHANGED = (
+    "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET employee_id = excluded.employee_id,"
+    " parent_goal_id = excluded.parent_goal_id, level = excluded.level, status = excluded.status,"
+    " attainment = excluded.attainment, health = excluded.health, next_check_in_due = excluded.next_check_in_due"
 )
 _CARD_BATCH = 500
 
@@ -73,7 +89,8 @@ class DashboardsReadModel:
         self.defer_cards = defer_cards
 
     def create_schema(self, cursor: Cursor) -> None:
-        for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE):
+        for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE, _GOAL_FIGURES_TABLE,
+                          *_GOAL_FIGURES_INDEXES):
             cursor.execute(statement)
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_manager ON rm_cards (tenant_id, manager_id)")
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_department ON rm_cards (tenant_id, department)")
@@ -133,15 +150,14 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
         shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
         for goal_id in facts.goals_of.get(employee_id, ()):
             # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.
-            view = shown.get(goal_id, {})
+            goal, view = facts.goals[goal_id], shown.get(goal_id, {})
             figure = view.get("attainment") if "attainment" in view else view.get("progress")
-            goal_columns.append((figure, view.get("health"), view.get("next_check_in_due"), tenant, goal_id))
-    cursor.executemany(_UPSERT_CARD, rows)
-    cursor.executemany(_UPSERT_CARD_DOCUMENT, documents)
-    cursor.executemany(
-        "UPDATE rm_goals SET attainment = ?, health = ?, next_check_in_due = ? WHERE tenant_id = ? AND goal_id = ?",
-        goal_columns,
-    )
+            goal_columns.append((tenant, goal_id, employee_id, goal.get("parent_goal_id"), goal.get("level") or "individual",
+                                 goal["status"], figure, view.get("health"), view.get("next_check_in_due")))
+    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows, _CARD_CHANGED)
+    insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document", "summary"), documents,
+                _DOCUMENT_CHANGED)
+    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, goal_columns, _FIGURES_CHANGED)
     return len(rows)
 
 
