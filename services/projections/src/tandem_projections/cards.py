@@ -21,16 +21,28 @@ UNUSED_SHARE = Decimal("0.25")  # logging under a quarter of the hours set aside
 
 @dataclass
 class Facts:
-    """Everything stored about a set of employees and the goals their cards show."""
+    """Everything stored about a set of employees and the goals their cards show.
+
+    ``links_to`` and ``links_from`` index ``links`` by performance and development goal (see ``index_links``).
+    """
 
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     goals: dict[str, dict[str, Any]] = field(default_factory=dict)
     goals_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     links: list[dict[str, Any]] = field(default_factory=list)
+    links_to: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    links_from: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     kpi_checkins: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     development_checkins: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     missed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     reviews: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def index_links(facts: Facts) -> None:
+    """Index the links by the goals at either end, in link-id order."""
+    for link in sorted(facts.links, key=lambda l: l["link_id"]):
+        facts.links_to[link["performance_goal_id"]].append(link)
+        facts.links_from[link["development_goal_id"]].append(link)
 
 
 def number(value: Any) -> Decimal | None:
@@ -254,9 +266,7 @@ def build_card(tenant_id: str, employee_id: str, facts: Facts) -> tuple[dict[str
 
     for view in performance.values():
         supporters = []
-        for link in facts.links:
-            if link["performance_goal_id"] != view["goal_id"]:
-                continue
+        for link in facts.links_to.get(view["goal_id"], ()):
             goal = facts.goals.get(link["development_goal_id"])
             summary = development_view(goal, facts) if goal else {
                 "goal_id": link["development_goal_id"], "employee_id": link["development_owner_id"],
@@ -272,9 +282,7 @@ def build_card(tenant_id: str, employee_id: str, facts: Facts) -> tuple[dict[str
 
     for view in development.values():
         aligned = []
-        for link in facts.links:
-            if link["development_goal_id"] != view["goal_id"]:
-                continue
+        for link in facts.links_from.get(view["goal_id"], ()):
             goal = facts.goals.get(link["performance_goal_id"])
             target = performance_view(goal, facts) if goal else None
             aligned.append({

@@ -18,7 +18,7 @@ from tandem_contracts.envelope import decode_data
 from tandem_contracts.goals import GOALS_TOPIC
 from tandem_contracts.reviews import REVIEWS_TOPIC
 from tandem_projections import facts as stored
-from tandem_projections.cards import Facts, build_card, summarize
+from tandem_projections.cards import Facts, build_card, index_links, summarize
 from tandem_projections.facts import Employee, MalformedEvent
 from tandem_runtime.database import Cursor, insert_rows
 from tandem_runtime.projection import Delivery
@@ -191,6 +191,7 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str]) -> Facts:
     names = ("link_id", "development_goal_id", "development_owner_id", "performance_goal_id", "performance_owner_id",
              "rationale", "skill", "evidence", "future_role", "linked_on")
     facts.links = sorted((dict(zip(names, row, strict=True)) for row in cursor.fetchall()), key=lambda l: l["link_id"])
+    index_links(facts)
     elsewhere = {(tenant, l[k]) for l in facts.links for k in ("development_goal_id", "performance_goal_id")}
     elsewhere = {key for key in elsewhere if key[1] not in facts.goals}
     facts.goals.update({goal_id: goal for (_, goal_id), goal in stored.load_goal_documents(cursor, elsewhere).items()})
