@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -110,14 +112,21 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
         wanted = format or _negotiate(request.headers.get("accept", ""))
         if wanted == "pdf":
             document = await asyncio.to_thread(render_packet_pdf, body)
-            filename = f"review-packet-{employee_id}-{cycle}.pdf"
-            return Response(document, media_type="application/pdf",
-                            headers={"Content-Disposition": f'inline; filename="{filename}"'})
+            return Response(document, media_type="application/pdf", headers={
+                "Content-Disposition": _inline_file(f"review-packet-{employee_id}-{cycle}.pdf")})
         if wanted == "html":
             return pages.packet_page(body)
         return JSONBytes(orjson.dumps(body))
 
     return router
+
+
+def _inline_file(filename: str) -> str:
+    """A ``Content-Disposition`` naming the file; names beyond plain ASCII go in RFC 6266's ``filename*``."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    if plain == filename:
+        return f'inline; filename="{filename}"'
+    return f"inline; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _negotiate(accept: str) -> str:

@@ -345,7 +345,9 @@ def _capacity(employee_id: str, development: dict[str, dict[str, Any]], facts: F
             months_seen.add(month)
             by_month[month] += sum((number(t["hours"]) or Decimal(0) for t in entry.get("training", ())), Decimal(0))
             by_month[month] += Decimal(sum(m["minutes"] for m in entry.get("mentorship", ()))) / 60
-        months_seen.update(c["held_on"][:7] for c in facts.kpi_checkins.get(goal_id, ()))
+        history = facts.kpi_checkins.get(goal_id)
+        if history:
+            months_seen.add(history[-1]["held_on"][:7])  # histories are in date order: the last is the latest
     # The month of the latest check-in of any kind: a fact, so the figure does not drift with the clock.
     reference = max(months_seen) if months_seen else None
     logged = by_month.get(reference, Decimal(0)) if reference else Decimal(0)

@@ -110,15 +110,19 @@ class MalformedEvent(ValueError):
     """An event whose envelope decoded but whose data lacks what this read model needs."""
 
 
-def record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
-    """Store the facts of new events; return the employees whose cards they may change."""
+def record(cursor: Cursor, deliveries: Sequence[Delivery], *, find_dirty: bool = True) -> set[Employee]:
+    """Store the facts of new events; return the employees whose cards they may change.
+
+    ``find_dirty=False`` skips looking up the owners at the other end of links (a rebuild computes every
+    card anyway), and the set returned is then incomplete.
+    """
     try:
-        return _record(cursor, deliveries)
+        return _record(cursor, deliveries, find_dirty)
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
 
 
-def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
+def _record(cursor: Cursor, deliveries: Sequence[Delivery], find_dirty: bool) -> set[Employee]:
     dirty: set[Employee] = set()
     touched_goals: set[tuple[str, str]] = set()
     goal_events: list[tuple[str, dict[str, Any]]] = []
@@ -156,7 +160,7 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
         elif kind == EmployeeDeparted.event_type:
             departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
     if goal_events:
-        _record_goal_events(cursor, goal_events, dirty)
+        _record_goal_events(cursor, goal_events, dirty, find_dirty)
     insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, kpi_rows, _CHECKIN_KNOWN)
     insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, development_rows, _CHECKIN_KNOWN)
     insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, missed_rows,
@@ -164,7 +168,8 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery]) -> set[Employee]:
     insert_rows(cursor, "rm_reviews", REVIEW_COLUMNS, review_rows, "ON CONFLICT (tenant_id, review_id) DO NOTHING")
     cursor.executemany(_UPSERT_PROFILE, profiles)
     cursor.executemany(_UPSERT_DEPARTURE, departures)
-    dirty |= linked_owners(cursor, touched_goals)
+    if find_dirty:
+        dirty |= linked_owners(cursor, touched_goals)
     return dirty
 
 
@@ -174,7 +179,9 @@ def _instant(value: str) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]], dirty: set[Employee]) -> None:
+def _record_goal_events(
+    cursor: Cursor, events: list[tuple[str, dict[str, Any]]], dirty: set[Employee], find_dirty: bool
+) -> None:
     keys = {(data["tenant_id"], data["goal_id"]) for _, data in events}
     known = load_goal_documents(cursor, keys)
     waiting = _pending_goal_events(cursor, keys)
@@ -225,7 +232,7 @@ def _record_goal_events(cursor: Cursor, events: list[tuple[str, dict[str, Any]]]
         still_waiting,
     )
     # Owners of unlinked performance goals lose a supporter: their cards change too.
-    for tenant, link_id in unlinks:
+    for tenant, link_id in unlinks if find_dirty else ():
         cursor.execute("SELECT performance_owner_id FROM rm_links WHERE tenant_id = ? AND link_id = ?", (tenant, link_id))
         dirty.update((tenant, owner) for (owner,) in cursor.fetchall())
     cursor.executemany(_INSERT_LINK, links)

@@ -114,15 +114,16 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     # CROSS JOIN fixes the join order in SQLite: walk the team first, then look each member up by key.
     members = _TEAM + ", members (employee_id) AS (SELECT DISTINCT employee_id FROM team)"
     cursor.execute(
-        members + " SELECT d.summary, " + ", ".join(f"c.{name}" for name in COUNTERS)
+        members + " SELECT c.display_name, c.employee_id, d.summary, " + ", ".join(f"c.{name}" for name in COUNTERS)
         + " FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_card_documents d"
         " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND d.tenant_id = c.tenant_id"
-        " AND d.employee_id = c.employee_id AND c.active = 1 ORDER BY c.display_name, c.employee_id",
+        " AND d.employee_id = c.employee_id AND c.active = 1",
         (*team, tenant_id),
     )
-    rows = cursor.fetchall()
-    summaries = [row[0] for row in rows]
-    sums = [sum(column) for column in zip(*(row[1:] for row in rows))] if rows else [0] * len(COUNTERS)
+    # Sorted here, not by the database, so SQLite and PostgreSQL list a team alike (their collations differ).
+    rows = sorted(cursor.fetchall(), key=lambda row: (row[0], row[1]))
+    summaries = [row[2] for row in rows]
+    sums = [sum(column) for column in zip(*(row[3:] for row in rows))] if rows else [0] * len(COUNTERS)
     employees = len(rows)
     cursor.execute(
         "SELECT display_name, job_title, department FROM rm_people WHERE tenant_id = ? AND employee_id = ?",
@@ -282,7 +283,8 @@ def cascade_tree(cursor: Cursor, tenant_id: str, goal_id: str) -> dict[str, Any]
                       "status": status, "attainment": reached, "health": health, "children": [],
                       "parent_goal_id": parent, "depth": depth}
     root = nodes[goal_id]
-    for node in nodes.values():
+    # Children in code-point order of title, as on SQLite, whatever the PostgreSQL collation.
+    for node in sorted(nodes.values(), key=lambda n: (n["title"], n["goal_id"])):
         if node is not root and node["parent_goal_id"] in nodes:
             nodes[node["parent_goal_id"]]["children"].append(node)
     return {"tenant_id": tenant_id, "truncated": len(rows) > MAX_TREE_NODES, "tree": root}

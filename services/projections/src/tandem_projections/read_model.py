@@ -7,7 +7,10 @@ facts, so the same read model, much faster.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,7 +23,7 @@ from tandem_contracts.reviews import REVIEWS_TOPIC
 from tandem_projections import facts as stored
 from tandem_projections.cards import Facts, build_card, index_links, summarize
 from tandem_projections.facts import Employee, MalformedEvent
-from tandem_runtime.database import Cursor, insert_rows
+from tandem_runtime.database import Cursor, SQLDatabase, insert_rows
 from tandem_runtime.projection import Delivery
 
 COUNTERS = (
@@ -101,7 +104,7 @@ class DashboardsReadModel:
         )
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
-        dirty = stored.record(cursor, deliveries)
+        dirty = stored.record(cursor, deliveries, find_dirty=not self.defer_cards)
         if not self.defer_cards:
             refresh_cards(cursor, dirty)
 
@@ -119,8 +122,8 @@ def refresh_cards(cursor: Cursor, employees: Iterable[Employee]) -> int:
     return written
 
 
-def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
-    """Recompute every card: everyone in the directory and everyone who owns a goal or a check-in."""
+def everyone_with_a_card(cursor: Cursor) -> list[Employee]:
+    """Everyone in the directory and everyone any stored fact is about."""
     cursor.execute(
         "SELECT tenant_id, employee_id FROM rm_people UNION SELECT tenant_id, employee_id FROM rm_goals"
         " UNION SELECT tenant_id, employee_id FROM rm_kpi_checkins UNION SELECT tenant_id, employee_id FROM rm_reviews"
@@ -130,7 +133,12 @@ def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
         " UNION SELECT tenant_id, development_owner_id FROM rm_links"
         " UNION SELECT tenant_id, employee_id FROM rm_pending_goal_events"
     )
-    everyone = sorted(cursor.fetchall())
+    return sorted(cursor.fetchall())
+
+
+def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
+    """Recompute every card in this transaction (see ``everyone_with_a_card``)."""
+    everyone = everyone_with_a_card(cursor)
     written = 0
     for start in range(0, len(everyone), _CARD_BATCH * 4):
         written += refresh_cards(cursor, everyone[start : start + _CARD_BATCH * 4])
@@ -139,26 +147,78 @@ def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
     return written
 
 
-def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
+@dataclass
+class CardRows:
+    """The rows the cards of some employees write: counters, documents, and each goal's figures."""
+
+    cards: list[tuple[Any, ...]] = field(default_factory=list)
+    documents: list[tuple[Any, ...]] = field(default_factory=list)
+    figures: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def card_rows(cursor: Cursor, tenant: str, employee_ids: list[str]) -> CardRows:
+    """Compute (not write) the cards of ``employee_ids``, reading their facts through ``cursor``."""
     facts = load_facts(cursor, tenant, employee_ids)
-    rows, documents, goal_columns = [], [], []
+    rows = CardRows()
     for employee_id in employee_ids:
         card, counts = build_card(tenant, employee_id, facts)
-        rows.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
-                     int(card["active"]), *(counts[name] for name in COUNTERS)))
-        documents.append((tenant, employee_id, orjson.dumps(card).decode(), orjson.dumps(summarize(card)).decode()))
+        rows.cards.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
+                           int(card["active"]), *(counts[name] for name in COUNTERS)))
+        rows.documents.append((tenant, employee_id, orjson.dumps(card).decode(), orjson.dumps(summarize(card)).decode()))
         shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
         for goal_id in facts.goals_of.get(employee_id, ()):
             # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.
             goal, view = facts.goals[goal_id], shown.get(goal_id, {})
             figure = view.get("attainment") if "attainment" in view else view.get("progress")
-            goal_columns.append((tenant, goal_id, employee_id, goal.get("parent_goal_id"), goal.get("level") or "individual",
-                                 goal["status"], figure, view.get("health"), view.get("next_check_in_due")))
-    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows, _CARD_CHANGED)
-    insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document", "summary"), documents,
+            rows.figures.append((tenant, goal_id, employee_id, goal.get("parent_goal_id"),
+                                 goal.get("level") or "individual", goal["status"], figure, view.get("health"),
+                                 view.get("next_check_in_due")))
+    return rows
+
+
+def write_card_rows(cursor: Cursor, rows: CardRows) -> int:
+    """Write computed cards; return how many."""
+    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, _CARD_CHANGED)
+    insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document", "summary"), rows.documents,
                 _DOCUMENT_CHANGED)
-    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, goal_columns, _FIGURES_CHANGED)
-    return len(rows)
+    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, _FIGURES_CHANGED)
+    return len(rows.cards)
+
+
+def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
+    return write_card_rows(cursor, card_rows(cursor, tenant, employee_ids))
+
+
+def cards_in_parallel(database_url: str, employees: list[Employee], workers: int, progress: Any = None) -> int:
+    """Compute every card of ``employees`` in ``workers`` processes reading the store at ``database_url``,
+    and write them in one transaction here: a rebuild's last step, where cards are most of the work."""
+    chunks = []
+    for tenant in sorted({tenant for tenant, _ in employees}):
+        ids = [employee for t, employee in employees if t == tenant]
+        chunks += [(tenant, ids[start : start + _CARD_BATCH * 2]) for start in range(0, len(ids), _CARD_BATCH * 2)]
+    written = 0
+    context = multiprocessing.get_context("spawn")  # no forking of a process that holds threads and sockets
+    with SQLDatabase.connect(database_url) as database, database.transaction() as cursor, \
+            ProcessPoolExecutor(workers, mp_context=context, initializer=_open_reader, initargs=(database_url,)) as pool:
+        for rows in pool.map(_compute_chunk, chunks):
+            written += write_card_rows(cursor, rows)
+            if progress:
+                progress(written, len(employees))
+    return written
+
+
+_reader: SQLDatabase | None = None
+
+
+def _open_reader(database_url: str) -> None:
+    global _reader  # one connection per worker process, for its lifetime
+    _reader = SQLDatabase.connect(database_url, pool_size=1)
+
+
+def _compute_chunk(chunk: tuple[str, list[str]]) -> CardRows:
+    assert _reader is not None
+    with _reader.reading() as cursor:
+        return card_rows(cursor, *chunk)
 
 
 def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str]) -> Facts:

@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from tandem_projections.read_model import DashboardsReadModel
-from tandem_projections.rebuild import StoreGenerations, rebuild_store, replay
+from tandem_projections.rebuild import StoreGenerations, default_workers, rebuild_store, replay
 from tandem_runtime.database import SQLDatabase
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.projection import ProjectionRunner, ProjectionStore
@@ -108,7 +108,8 @@ class ReadSide:
             def carded(done: int, total: int) -> None:
                 job.state, job.cards_done, job.cards_total = "cards", done, total
 
-            report = await rebuild_store(fresh, self._bootstrap, progress=replayed, cards_progress=carded)
+            report = await rebuild_store(fresh, self._bootstrap, progress=replayed, cards_progress=carded,
+                                         database_url=fresh_url, workers=default_workers())
             job.state = "catching_up"
             # What arrived during the rebuild, applied the live way, before the swap.
             caught_up, _ = await replay(ProjectionStore(fresh, DashboardsReadModel()), self._bootstrap)

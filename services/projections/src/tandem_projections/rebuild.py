@@ -9,6 +9,7 @@ then the pointer moves and the old generation is removed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -17,10 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from tandem_contracts.envelope import UndecodableMessage
-from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
+from tandem_projections.read_model import (
+    DashboardsReadModel,
+    cards_in_parallel,
+    everyone_with_a_card,
+    refresh_all_cards,
+)
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
 
@@ -38,6 +44,8 @@ class RebuildReport:
     seconds: float
     skipped: int = 0
     cards: int = 0
+    replay_seconds: float = 0.0
+    cards_seconds: float = 0.0
 
 
 class StoreGenerations:
@@ -159,36 +167,57 @@ async def replay(
         writing: asyncio.Task[tuple[int, int]] | None = None
         if progress:
             progress(0, total)
-        while remaining:
-            records = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch_size)
+
+        def decode_and_apply(fetched: list[tuple[TopicPartition, list[ConsumerRecord]]]) -> tuple[int, int]:
+            # Decoding happens here, off the event loop, which meanwhile keeps fetching the next batch.
             deliveries: list[Delivery] = []
             consumed: dict[tuple[str, int], int] = {}
-            for tp, messages in records.items():
-                end = remaining.get(tp)
-                if end is None:
-                    continue
-                messages = [m for m in messages if m.offset < end]
+            undecodable = 0
+            for tp, messages in fetched:
+                topic, partition = tp.topic, tp.partition
                 for message in messages:
                     try:
                         envelope, event = decode(message.headers, message.value)
                     except UndecodableMessage:
-                        skipped += 1  # live processing dead-lettered it already
+                        undecodable += 1  # live processing dead-lettered it already
                         continue
-                    deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
-                if messages:
-                    consumed[(tp.topic, tp.partition)] = messages[-1].offset
-                    done += len(messages)
-                    if messages[-1].offset >= end - 1:
-                        del remaining[tp]
+                    deliveries.append(Delivery(topic, partition, message.offset, envelope, event))
+                consumed[(topic, partition)] = messages[-1].offset
+            new, duplicates = store.apply_batch(deliveries, consumed)
+            return new, duplicates + undecodable
+
+        # The collector's full passes over millions of fresh objects cost more than the decoding itself:
+        # collect only the young generations, once per batch, until the replay ends.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while remaining:
+                records = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch_size)
+                fetched = []
+                for tp, messages in records.items():
+                    end = remaining.get(tp)
+                    if end is None:
+                        continue
+                    if messages[-1].offset >= end:
+                        messages = [m for m in messages if m.offset < end]
+                    if messages:
+                        fetched.append((tp, messages))
+                        done += len(messages)
+                        if messages[-1].offset >= end - 1:
+                            del remaining[tp]
+                if writing is not None:
+                    new, passed = await writing
+                    applied, skipped = applied + new, skipped + passed
+                    gc.collect(1)
+                writing = asyncio.create_task(asyncio.to_thread(decode_and_apply, fetched)) if fetched else None
+                if progress:
+                    progress(done, total)
             if writing is not None:
-                new, duplicates = await writing
-                applied, skipped = applied + new, skipped + duplicates
-            writing = asyncio.create_task(asyncio.to_thread(store.apply_batch, deliveries, consumed)) if consumed else None
-            if progress:
-                progress(done, total)
-        if writing is not None:
-            new, duplicates = await writing
-            applied, skipped = applied + new, skipped + duplicates
+                new, passed = await writing
+                applied, skipped = applied + new, skipped + passed
+        finally:
+            if collecting:
+                gc.enable()
         return applied, skipped
     finally:
         await consumer.stop()
@@ -205,24 +234,45 @@ async def rebuild_store(
     *,
     progress: Progress | None = None,
     cards_progress: Progress | None = None,
+    database_url: str | None = None,
+    workers: int = 1,
 ) -> RebuildReport:
-    """Fill an empty store from offset zero: every fact first, then every card once."""
+    """Fill an empty store from offset zero: every fact first, then every card once.
+
+    Given the store's ``database_url`` and more than one worker, the cards are computed in that many processes.
+    """
     started = time.perf_counter()
     deferred = ProjectionStore(database, DashboardsReadModel(defer_cards=True))
     applied, skipped = await replay(deferred, bootstrap_servers, progress=progress)
 
     def all_cards() -> int:
+        parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
+        if parallel:
+            with database.reading() as cursor:
+                everyone = everyone_with_a_card(cursor)
+            return cards_in_parallel(database_url, everyone, workers, cards_progress)
         with database.transaction() as cursor:
             return refresh_all_cards(cursor, cards_progress)
 
+    replayed = time.perf_counter()
     cards = await asyncio.to_thread(all_cards)
-    return RebuildReport(events=applied, seconds=time.perf_counter() - started, skipped=skipped, cards=cards)
+    finished = time.perf_counter()
+    return RebuildReport(events=applied, seconds=finished - started, skipped=skipped, cards=cards,
+                         replay_seconds=replayed - started, cards_seconds=finished - replayed)
 
 
-async def rebuild(database_url: str, bootstrap_servers: str, *, progress: Progress | None = None) -> RebuildReport:
+def default_workers() -> int:
+    """Processes for a rebuild's cards: one per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+async def rebuild(
+    database_url: str, bootstrap_servers: str, *, progress: Progress | None = None, workers: int | None = None
+) -> RebuildReport:
     """Rebuild the read model into the (fresh) store at ``database_url`` from all four topics."""
     database = SQLDatabase.connect(database_url)
     try:
-        return await rebuild_store(database, bootstrap_servers, progress=progress)
+        return await rebuild_store(database, bootstrap_servers, progress=progress, database_url=database_url,
+                                   workers=default_workers() if workers is None else workers)
     finally:
         database.close()
