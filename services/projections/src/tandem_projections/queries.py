@@ -250,14 +250,16 @@ def cascade_roots(cursor: Cursor, tenant_id: str) -> list[dict[str, Any]]:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         cursor.execute(
-            "SELECT parent_goal_id, COUNT(*), AVG(attainment), SUM(CASE WHEN health = 'on_track' THEN 1 ELSE 0 END)"
+            "SELECT parent_goal_id, COUNT(*), SUM(ROUND(attainment * 10)), COUNT(attainment),"
+            " SUM(CASE WHEN health = 'on_track' THEN 1 ELSE 0 END)"
             " FROM rm_goal_figures WHERE tenant_id = ? AND parent_goal_id IN (" + ",".join("?" * len(chunk)) + ")"
             " GROUP BY parent_goal_id",
             (tenant_id, *chunk),
         )
-        for parent, count, average, on_track in cursor.fetchall():
+        # Summed in whole tenths, which floats add exactly in any order: row order cannot tip the rounding.
+        for parent, count, tenths, rated, on_track in cursor.fetchall():
             roots[parent].update(children=count, children_on_track=int(on_track or 0),
-                                 children_attainment=None if average is None else round(float(average), 1))
+                                 children_attainment=round(float(tenths) / rated / 10, 1) if rated else None)
     return sorted(roots.values(), key=lambda r: (r["title"], r["goal_id"]))
 
 
