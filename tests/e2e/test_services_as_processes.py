@@ -2,77 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
-import pytest
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"{url} exited early with {process.returncode}"
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready within {timeout}s")
-
-
-@pytest.fixture
-def services(kafka_bootstrap, tmp_path):
-    goals_port, checkins_port, reviews_port, projections_port = free_port(), free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "TANDEM_GOALS_PORT": str(goals_port),
-        "TANDEM_GOALS_DATABASE_URL": f"sqlite:///{tmp_path}/goals.db",
-        "TANDEM_CHECKINS_PORT": str(checkins_port),
-        "TANDEM_CHECKINS_DATABASE_URL": f"sqlite:///{tmp_path}/checkins.db",
-        "TANDEM_REVIEWS_PORT": str(reviews_port),
-        "TANDEM_REVIEWS_DATABASE_URL": f"sqlite:///{tmp_path}/reviews.db",
-        "TANDEM_REVIEWS_CONSUMER_GROUP_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}",
-        "TANDEM_PROJECTIONS_PORT": str(projections_port),
-        "TANDEM_PROJECTIONS_DATABASE_URL": f"sqlite:///{tmp_path}/read-model.db",
-        "TANDEM_PROJECTIONS_CONSUMER_GROUP": f"e2e-{uuid.uuid4().hex[:8]}",
-    }
-    processes = {
-        name: subprocess.Popen([str(BIN / f"tandem-{name}")], env=env, stdout=log, stderr=subprocess.STDOUT)
-        for name in ("goals", "checkins", "reviews", "projections")
-        for log in [open(tmp_path / f"{name}.log", "wb")]
-    }
-    urls = {
-        "goals": f"http://127.0.0.1:{goals_port}",
-        "checkins": f"http://127.0.0.1:{checkins_port}",
-        "reviews": f"http://127.0.0.1:{reviews_port}",
-        "projections": f"http://127.0.0.1:{projections_port}",
-    }
-    try:
-        for name, process in processes.items():
-            wait_ready(urls[name], process)
-        yield urls, processes
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def post_goal(urls: dict[str, str], employee: str, title: str) -> str:

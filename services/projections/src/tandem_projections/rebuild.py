@@ -137,6 +137,7 @@ async def replay(
     """
     read_model = store.read_model
     decode = getattr(read_model, "decode")
+    malformed: tuple[type[Exception], ...] = getattr(read_model, "malformed", ())
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=None,
@@ -183,7 +184,19 @@ async def replay(
                         continue
                     deliveries.append(Delivery(topic, partition, message.offset, envelope, event))
                 consumed[(topic, partition)] = messages[-1].offset
-            new, duplicates = store.apply_batch(deliveries, consumed)
+            try:
+                new, duplicates = store.apply_batch(deliveries, consumed)
+            except malformed:
+                # Live processing dead-lettered the poison; here it is skipped, one message at a time.
+                new = duplicates = 0
+                for delivery in deliveries:
+                    try:
+                        one, again = store.apply_batch([delivery], {})
+                    except malformed:
+                        undecodable += 1
+                    else:
+                        new, duplicates = new + one, duplicates + again
+                store.apply_batch([], consumed)
             return new, duplicates + undecodable
 
         # The collector's full passes over millions of fresh objects cost more than the decoding itself:
