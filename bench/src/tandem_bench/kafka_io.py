@@ -49,7 +49,7 @@ class LocalKafka:
             return self.given
         self.state = Path(tempfile.mkdtemp(prefix="tandem-bench-kafka-"))
         env = {**os.environ, "TANDEM_KAFKA_DIR": str(self.state)}
-        result = subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=300, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"the local Kafka broker did not start:\n{result.stdout}\n{result.stderr}")
         self.bootstrap = result.stdout.strip().splitlines()[-1].split("=", 1)[1]
@@ -71,13 +71,15 @@ class LocalKafka:
         if self.state is None:
             return
         env = {**os.environ, "TANDEM_KAFKA_DIR": str(self.state)}
-        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, capture_output=True, timeout=120, check=False)
         shutil.rmtree(self.state, ignore_errors=True)
         self.state = None
 
 
 @dataclass
 class Produced:
+    """What ``produce`` sent, and how long the sending (alone) and the whole took."""
+
     events: int
     bytes: int
     send_seconds: float
@@ -119,17 +121,30 @@ async def produce(
 
 @dataclass
 class Consumed:
+    """How many messages ``consume_all`` read, and in how many seconds."""
+
     events: int
     seconds: float
 
 
+async def _assigned(bootstrap: str, topics: tuple[str, ...], **options: object) -> AIOKafkaConsumer:
+    """A started group-less consumer that holds every partition of ``topics``."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
+    await consumer.start()
+    deadline = time.perf_counter() + 30
+    while {tp.topic for tp in consumer.assignment()} != set(topics):
+        if time.perf_counter() > deadline:
+            await consumer.stop()
+            raise RuntimeError(f"no partitions of {', '.join(topics)} assigned within 30 s: do the topics exist?")
+        await asyncio.sleep(0.05)
+    return consumer
+
+
 async def end_offsets(bootstrap: str, topics: tuple[str, ...] = EVENT_TOPICS) -> dict[TopicPartition, int]:
     """The next offset of every partition of ``topics``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    consumer = await _assigned(bootstrap, topics)
     try:
-        partitions = await _partitions(consumer, topics)
-        return await consumer.end_offsets(partitions)
+        return await consumer.end_offsets(list(consumer.assignment()))
     finally:
         await consumer.stop()
 
@@ -139,33 +154,20 @@ async def events_on(bootstrap: str, topics: tuple[str, ...] = EVENT_TOPICS) -> i
     return sum((await end_offsets(bootstrap, topics)).values())
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    await consumer.topics()  # loads the cluster metadata
-    found = []
-    for topic in topics:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise RuntimeError(f"topic {topic} does not exist")
-        found.extend(TopicPartition(topic, p) for p in sorted(partitions))
-    return found
-
-
 async def consume_all(bootstrap: str, topics: tuple[str, ...] = EVENT_TOPICS, max_records: int = 10_000) -> Consumed:
     """Read every message now on ``topics`` from offset 0 in ``getmany`` batches, doing nothing with them.
 
     The fetch sizes are the projection runner's, so the comparison with it is like for like.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
+    consumer = await _assigned(
+        bootstrap,
+        topics,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
     )
-    await consumer.start()
     try:
-        partitions = await _partitions(consumer, topics)
-        consumer.assign(partitions)
+        partitions = list(consumer.assignment())
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         waiting = {tp: end for tp, end in ends.items() if end > 0}
@@ -185,10 +187,9 @@ async def consume_all(bootstrap: str, topics: tuple[str, ...] = EVENT_TOPICS, ma
 async def wait_for_events(bootstrap: str, at_least: int, timeout: float, topics: tuple[str, ...] = (GOALS,)) -> float | None:
     """Seconds until ``topics`` hold ``at_least`` messages, or None after ``timeout``."""
     started = time.perf_counter()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    consumer = await _assigned(bootstrap, topics)
     try:
-        partitions = await _partitions(consumer, topics)
+        partitions = list(consumer.assignment())
         while time.perf_counter() - started < timeout:
             if sum((await consumer.end_offsets(partitions)).values()) >= at_least:
                 return time.perf_counter() - started

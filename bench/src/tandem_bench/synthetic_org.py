@@ -21,7 +21,7 @@ from hashlib import sha1
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -103,7 +103,12 @@ class Org:
         return self.employees[index], size
 
     def manager_of(self, employee: Employee) -> Employee | None:
+        """The employee's manager (None for the CEO)."""
         return self.employees[employee.manager] if employee.manager is not None else None
+
+    def active(self) -> list[Employee]:
+        """Everyone still employed at the end of the year."""
+        return [e for e in self.employees if departure_day(self, e) is None]
 
     def departments(self) -> Counter[str]:
         """Head count per department."""
@@ -188,6 +193,8 @@ def _employee(rng: random.Random, index: int, manager: Employee, position: int) 
 
 @dataclass(slots=True)
 class Kpi:
+    """A goal's KPI; values are written with the KPI's decimals."""
+
     name: str
     unit: str
     baseline: float
@@ -196,15 +203,19 @@ class Kpi:
     decimals: int
 
     def fmt(self, value: float) -> str:
+        """``value`` as the contracts' decimal string."""
         return f"{value:.{self.decimals}f}"
 
     def as_data(self) -> dict[str, Any]:
+        """The KPI as the ``kpi`` of a ``GoalSet``."""
         return {"name": self.name, "unit": self.unit, "baseline": self.fmt(self.baseline),
                 "target": self.fmt(self.target), "direction": self.direction, "weight": None}
 
 
 @dataclass(slots=True)
 class Link:
+    """A development goal's planned alignment to a performance goal."""
+
     link_id: str
     performance_goal_id: str
     owner_id: str
@@ -253,6 +264,7 @@ class PlannedGoal:
     applications: list[tuple[str, str]] = field(default_factory=list)
 
     def target_kpi(self, at: int) -> Kpi:
+        """The KPI in force at ``at``: the revised one after a revision."""
         assert self.kpi is not None
         return self.revised_kpi if self.revised_kpi is not None and self.revised_at is not None and at >= self.revised_at else self.kpi
 
@@ -654,16 +666,29 @@ class _Year:
                 if rng.random() < skip:
                     self._overdue(due, cadence, first, last, schedules)
                     continue
-                checkin_id = self.g.planner.uuid(f"checkin/{self.employee.employee_id}/{cadence}/{number}")
-                entries = [self._entry(g, held_at, held_day, rng) for g in due]
-                self.add(held_at, CHECKINS_TOPIC, "tandem.checkin.recorded.v1", CHECKINS_SOURCE, "check-ins", checkin_id, {
-                    "version": 1, "actor": actor, "checkin_id": checkin_id, "held_on": cal.iso(held_day),
-                    "held_by": held_by, "entries": entries,
-                }, actor, self.g.planner.uuid(f"command/{checkin_id}"), version=1)
-                for g in due:
-                    state = schedules.setdefault(g.goal_id, [0, 0, -1])
-                    state[0] += 1
-                    state[2] = held_day
+                entries = self._check_in(f"{cadence}/{number}", due, held_at, held_day, actor, held_by, schedules)
+                # A KPI in trouble gets a follow-up a few days later, while the period lasts.
+                troubled = {e["goal_id"] for e in entries if e.get("status") in ("at_risk", "off_track")}
+                follow_day = held_day + rng.randint(2, 4)
+                if troubled and follow_day <= last and rng.random() < 0.5:
+                    follow_at = cal.at(follow_day, rng.randint(8 * 3600, 18 * 3600))
+                    again = [g for g in due if g.goal_id in troubled and follow_at <= g.open_until(cal)]
+                    if again:
+                        self._check_in(f"{cadence}/{number}/follow-up", again, follow_at, follow_day, actor, held_by, schedules)
+
+    def _check_in(self, name: str, goals: list[PlannedGoal], at: int, day: int, actor: str, held_by: list[str],
+                  schedules: dict[str, list[int]]) -> list[dict[str, Any]]:
+        checkin_id = self.g.planner.uuid(f"checkin/{self.employee.employee_id}/{name}")
+        entries = [self._entry(g, at, day, self.rng) for g in goals]
+        self.add(at, CHECKINS_TOPIC, "tandem.checkin.recorded.v1", CHECKINS_SOURCE, "check-ins", checkin_id, {
+            "version": 1, "actor": actor, "checkin_id": checkin_id, "held_on": self.cal.iso(day),
+            "held_by": held_by, "entries": entries,
+        }, actor, self.g.planner.uuid(f"command/{checkin_id}"), version=1)
+        for goal in goals:
+            state = schedules.setdefault(goal.goal_id, [0, 0, -1])
+            state[0] += 1
+            state[2] = day
+        return entries
 
     def _overdue(self, goals: list[PlannedGoal], cadence: str, first: int, last: int, schedules: dict[str, list[int]]) -> None:
         cal = self.cal
@@ -911,16 +936,17 @@ def generate_events(org: Org, stats: Counter[str] | None = None) -> Iterator[Mes
         rng = random.Random(f"{org.seed}:{employee.employee_id}")
         goals = generator.planner.plan(employee, rng)
         year = _Year(generator, employee, rng)
+        departure = departure_day(org, employee)
         departed_at = None
-        if not employee.reports and employee.level > 0 and rng.random() < 0.004:
-            departed_at = cal.at(cal.jan1 + rng.randint(90, 300), 17 * 3600)
+        if departure is not None:
+            departed_at = cal.at(cal.jan1 + departure, 17 * 3600)
             data = {"tenant_id": org.tenant_id, "employee_id": employee.employee_id,
                     "departed_on": cal.iso(departed_at // _DAY), "reason": "resigned"}
             correlation = str(generator.planner.uuid(f"command/departed/{employee.employee_id}"))
             year.pending.append(_Pending(departed_at, -1, DIRECTORY_TOPIC, "tandem.employee.departed.v1", DIRECTORY_SOURCE,
                                          "employees", employee.employee_id, data, "directory", correlation, correlation,
                                          None, versioned=False))
-        elif rng.random() < 0.03:
+        elif rng.random() < 0.03:  # a promotion: the directory sends the record again
             promoted = generator.directory(employee, cal.at(cal.jan1 + rng.randint(60, 330), 10 * 3600),
                                            job_title=f"Senior {employee.job_title}")
             year.pending.append(promoted)
@@ -929,6 +955,14 @@ def generate_events(org: Org, stats: Counter[str] | None = None) -> Iterator[Mes
             if stats is not None:
                 stats[_type_of(message)] += 1
             yield message
+
+
+def departure_day(org: Org, employee: Employee) -> int | None:
+    """The day of the year an individual contributor leaves (a few in a thousand do), or None."""
+    if employee.reports or employee.level == 0:
+        return None
+    rng = random.Random(f"{org.seed}:{employee.employee_id}:departure")
+    return rng.randint(90, 300) if rng.random() < 0.004 else None
 
 
 def _type_of(message: Message) -> str:
@@ -964,8 +998,9 @@ def drive_http(
 
     The directory goes through the goals service's pass-through, then goals (cascaded from the managers'
     team goals), links, and ``weeks`` weeks of check-ins up to today. Every command carries an
-    ``Idempotency-Key`` derived from the seed, so a second run replays instead of adding. ``reports_to``
-    hangs the synthetic CEO under an existing manager.
+    ``Idempotency-Key`` derived from the seed, so a second run replays instead of adding (the directory
+    pass-through keeps no state: it publishes the same records again). ``reports_to`` hangs the
+    synthetic CEO under an existing manager; ``prefix`` starts every synthetic employee id.
     """
     today = date.today()
     org = build_org(employees, seed=seed, tenant_id=tenant_id, year=today.year)

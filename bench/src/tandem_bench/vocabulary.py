@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class KpiTemplate:
+    """A KPI a goal of a division can be measured by."""
+
     title: str
     name: str
     unit: str
@@ -22,6 +24,8 @@ class KpiTemplate:
 
 @dataclass(frozen=True)
 class SkillTemplate:
+    """A skill a development goal can build, with its courses, certification and competency."""
+
     skill: str
     title: str
     courses: tuple[str, ...]
@@ -31,6 +35,8 @@ class SkillTemplate:
 
 @dataclass(frozen=True)
 class Division:
+    """A division: its departments (units), job titles, KPIs, skills and future roles."""
+
     name: str
     units: tuple[str, ...]
     individual_titles: tuple[str, ...]

@@ -22,7 +22,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from tandem_contracts.base import IntegrationEvent
-from tandem_contracts.envelope import Envelope, UndecodableMessage, decode
+from tandem_contracts.envelope import Envelope, Headline, UndecodableMessage, decode
 from tandem_runtime.blocking import run_to_completion
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.metrics import Metrics
@@ -41,7 +41,7 @@ class Delivery:
     topic: str
     partition: int
     offset: int
-    envelope: Envelope
+    envelope: Envelope | Headline  # a fast decoder's headline carries id, type, subject, tenant and sequence
     event: IntegrationEvent | Any  # what the read model's decoder gives: a contracts model, or plain data
 
 

@@ -33,6 +33,7 @@ class Facts:
     links_to: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     links_from: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     kpi_checkins: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    kpi_counts: dict[str, int] = field(default_factory=dict)  # when only the latest check-ins were loaded
     development_checkins: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     missed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     reviews: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -123,7 +124,7 @@ def performance_view(goal: dict[str, Any], facts: Facts) -> dict[str, Any]:
         "actual": plain(actual),
         "attainment": plain(reached, 1),
         "health": latest["status"] if latest else None,
-        "check_ins": len(history),
+        "check_ins": facts.kpi_counts.get(goal["goal_id"], len(history)),
         "trend": [plain(number(c["kpi_value"])) for c in history[-TREND_POINTS:]],
         "last_check_in_on": last_on,
         "next_check_in_due": next_check_in_due(goal["cadence"], goal["start_date"], last_on)

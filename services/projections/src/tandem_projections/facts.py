@@ -48,11 +48,11 @@ SCHEMA = (
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " held_on TEXT NOT NULL, kpi_value TEXT NOT NULL, unit TEXT NOT NULL, status TEXT NOT NULL,"
     " roadblocks TEXT NOT NULL, resources_needed TEXT NOT NULL,"
-    " PRIMARY KEY (tenant_id, goal_id, checkin_id))",
+    " PRIMARY KEY (tenant_id, goal_id, checkin_id)){clustered}",
     "CREATE TABLE IF NOT EXISTS rm_development_checkins ("
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " held_on TEXT NOT NULL, entry TEXT NOT NULL,"
-    " PRIMARY KEY (tenant_id, goal_id, checkin_id))",
+    " PRIMARY KEY (tenant_id, goal_id, checkin_id)){clustered}",
     "CREATE TABLE IF NOT EXISTS rm_missed_checkins ("
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, period_end TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " period_start TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, period_end))",

@@ -8,6 +8,7 @@ facts, so the same read model, much faster.
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from tandem_contracts.envelope import decode_data
 from tandem_contracts.goals import GOALS_TOPIC
 from tandem_contracts.reviews import REVIEWS_TOPIC
 from tandem_projections import facts as stored
-from tandem_projections.cards import Facts, build_card, index_links, summarize
+from tandem_projections.cards import TREND_POINTS, Facts, build_card, index_links, summarize
 from tandem_projections.facts import Employee, MalformedEvent
 from tandem_runtime.database import Cursor, SQLDatabase, insert_rows
 from tandem_runtime.projection import Delivery
@@ -92,9 +93,12 @@ class DashboardsReadModel:
         self.defer_cards = defer_cards
 
     def create_schema(self, cursor: Cursor) -> None:
+        # On SQLite, check-ins live in their key's B-tree: a goal's history is contiguous and an insert
+        # touches one tree, not a table and an index. PostgreSQL has no such option (nor need).
+        clustered = " WITHOUT ROWID" if isinstance(cursor, sqlite3.Cursor) else ""
         for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE, _GOAL_FIGURES_TABLE,
                           *_GOAL_FIGURES_INDEXES):
-            cursor.execute(statement)
+            cursor.execute(statement.replace("{clustered}", clustered))
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_manager ON rm_cards (tenant_id, manager_id)")
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_department ON rm_cards (tenant_id, department)")
         # Covers the tenant roll-up: its GROUP BY reads this index alone, never the table.
@@ -158,7 +162,7 @@ class CardRows:
 
 def card_rows(cursor: Cursor, tenant: str, employee_ids: list[str]) -> CardRows:
     """Compute (not write) the cards of ``employee_ids``, reading their facts through ``cursor``."""
-    facts = load_facts(cursor, tenant, employee_ids)
+    facts = load_facts(cursor, tenant, employee_ids, recent=TREND_POINTS)
     rows = CardRows()
     for employee_id in employee_ids:
         card, counts = build_card(tenant, employee_id, facts)
@@ -221,9 +225,12 @@ def _compute_chunk(chunk: tuple[str, list[str]]) -> CardRows:
         return card_rows(cursor, *chunk)
 
 
-def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str]) -> Facts:
+def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: int | None = None) -> Facts:
     """Everything the cards of ``employee_ids`` show: their goals, links, the goals at the links' other ends,
-    the check-ins on all of those, missed check-ins, reviews and directory records."""
+    the check-ins on all of those, missed check-ins, reviews and directory records.
+
+    ``recent`` keeps only that many latest KPI check-ins per goal (with the full count): all a card shows.
+    """
     facts = Facts()
     marks = ",".join("?" * len(employee_ids))
     cursor.execute(
@@ -263,15 +270,28 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str]) -> Facts:
     for start in range(0, len(goal_ids), stored.CHUNK):
         chunk = goal_ids[start : start + stored.CHUNK]
         in_chunk = ",".join("?" * len(chunk))
-        cursor.execute(
-            "SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed"
-            f" FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
-            (tenant, *chunk),
-        )
-        for goal_id, checkin_id, held_on, value, unit, status, roadblocks, resources in cursor.fetchall():
+        if recent is None:
+            cursor.execute(
+                "SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed, 0"
+                f" FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
+                (tenant, *chunk),
+            )
+        else:
+            # Check-in ids are lowercase UUIDs, which every collation orders alike.
+            cursor.execute(
+                "SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed, n FROM ("
+                " SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed,"
+                " ROW_NUMBER() OVER (PARTITION BY goal_id ORDER BY held_on DESC, checkin_id DESC) AS r,"
+                " COUNT(*) OVER (PARTITION BY goal_id) AS n"
+                f" FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})) AS latest WHERE r <= ?",
+                (tenant, *chunk, recent),
+            )
+        for goal_id, checkin_id, held_on, value, unit, status, roadblocks, resources, n in cursor.fetchall():
             facts.kpi_checkins[goal_id].append({"checkin_id": checkin_id, "held_on": held_on, "kpi_value": value,
                                                 "unit": unit, "status": status, "roadblocks": roadblocks,
                                                 "resources_needed": resources})
+            if n:
+                facts.kpi_counts[goal_id] = n
         cursor.execute(
             f"SELECT goal_id, checkin_id, held_on, entry FROM rm_development_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
             (tenant, *chunk),

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -129,10 +132,13 @@ async def replay(
     *,
     progress: Progress | None = None,
     batch_size: int = REBUILD_BATCH,
+    share: tuple[int, int] = (0, 1),
 ) -> tuple[int, int]:
     """Apply every topic of ``store``'s read model from its tracked positions (or the start) up to the end
     offsets seen now, in large batches, fetching the next batch while the last one is written.
 
+    ``share`` (index, count) takes only the partitions whose number is ``index`` modulo ``count``: an
+    employee's events share a partition number on every topic, so shares hold disjoint employees.
     Returns (events applied, messages skipped as undecodable or already applied).
     """
     read_model = store.read_model
@@ -152,6 +158,7 @@ async def replay(
             TopicPartition(topic, number)
             for topic in read_model.topics
             for number in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+            if number % share[1] == share[0]
         ]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
@@ -199,8 +206,8 @@ async def replay(
                 store.apply_batch([], consumed)
             return new, duplicates + undecodable
 
-        # The collector's full passes over millions of fresh objects cost more than the decoding itself:
-        # collect only the young generations, once per batch, until the replay ends.
+        # The collector's passes over millions of fresh objects cost more than the decoding itself; a replay
+        # makes few cycles, so it runs without the collector and collects once at the end.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -221,7 +228,6 @@ async def replay(
                 if writing is not None:
                     new, passed = await writing
                     applied, skipped = applied + new, skipped + passed
-                    gc.collect(1)
                 writing = asyncio.create_task(asyncio.to_thread(decode_and_apply, fetched)) if fetched else None
                 if progress:
                     progress(done, total)
@@ -231,6 +237,7 @@ async def replay(
         finally:
             if collecting:
                 gc.enable()
+                gc.collect()
         return applied, skipped
     finally:
         await consumer.stop()
@@ -255,11 +262,15 @@ async def rebuild_store(
     Given the store's ``database_url`` and more than one worker, the cards are computed in that many processes.
     """
     started = time.perf_counter()
-    deferred = ProjectionStore(database, DashboardsReadModel(defer_cards=True))
-    applied, skipped = await replay(deferred, bootstrap_servers, progress=progress)
+    parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
+    if parallel:
+        ProjectionStore(database, DashboardsReadModel(defer_cards=True))  # the schema, made once
+        applied, skipped = await asyncio.to_thread(_replay_in_processes, database_url, bootstrap_servers, workers, progress)
+    else:
+        deferred = ProjectionStore(database, DashboardsReadModel(defer_cards=True))
+        applied, skipped = await replay(deferred, bootstrap_servers, progress=progress)
 
     def all_cards() -> int:
-        parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
         if parallel:
             with database.reading() as cursor:
                 everyone = everyone_with_a_card(cursor)
@@ -272,6 +283,39 @@ async def rebuild_store(
     finished = time.perf_counter()
     return RebuildReport(events=applied, seconds=finished - started, skipped=skipped, cards=cards,
                          replay_seconds=replayed - started, cards_seconds=finished - replayed)
+
+
+_progress: Any = None  # in a replay worker: shared (done, total) counters, two per worker
+
+
+def _replay_in_processes(database_url: str, bootstrap_servers: str, workers: int, progress: Progress | None) -> tuple[int, int]:
+    """Replay in ``workers`` processes, each its share of the partitions, into the one store."""
+    context = multiprocessing.get_context("spawn")  # no forking of a process that holds threads and sockets
+    counters = context.Array("q", 2 * workers, lock=False)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_share_counters, initargs=(counters,)) as pool:
+        futures = [pool.submit(_replay_share, database_url, bootstrap_servers, (index, workers)) for index in range(workers)]
+        while not all(future.done() for future in futures):
+            if progress:
+                progress(sum(counters[0::2]), sum(counters[1::2]))
+            time.sleep(0.25)
+        results = [future.result() for future in futures]
+    if progress:
+        progress(sum(counters[0::2]), sum(counters[1::2]))
+    return sum(applied for applied, _ in results), sum(skipped for _, skipped in results)
+
+
+def _share_counters(counters: Any) -> None:
+    global _progress  # set once per worker process
+    _progress = counters
+
+
+def _replay_share(database_url: str, bootstrap_servers: str, share: tuple[int, int]) -> tuple[int, int]:
+    def report(done: int, total: int) -> None:
+        _progress[2 * share[0]], _progress[2 * share[0] + 1] = done, total
+
+    with SQLDatabase.connect(database_url, pool_size=2) as database:
+        store = ProjectionStore(database, DashboardsReadModel(defer_cards=True))
+        return asyncio.run(replay(store, bootstrap_servers, progress=report, share=share))
 
 
 def default_workers() -> int:
