@@ -33,39 +33,15 @@ from tests.scenarios import (
     SEED_TENANT,
     HistoryBuilder,
     ReadSide,
-    Story,
     consumed,
     deliveries,
     kpi,
-    seed_story,
 )
 
 TENANT = SEED_TENANT
 TODAY = SEED_AS_OF
 
 
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return seed_story()
-
-
-@pytest.fixture(scope="module")
-def seeded(story: Story, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadSide]:
-    """The story as published, read by every test that only looks."""
-    side = ReadSide(SQLiteDatabase(str(tmp_path_factory.mktemp("dashboards") / "read.db")))
-    side.publish(story.events)
-    yield side
-    side.database.close()
-
-
-@pytest.fixture
-def unfolding(tmp_path) -> Iterator[tuple[Story, ReadSide]]:
-    """A story of its own and its read side, for tests that tell what happens next."""
-    story = seed_story()
-    side = ReadSide(SQLiteDatabase(str(tmp_path / "read.db")))
-    side.publish(story.events)
-    yield story, side
-    side.database.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ check-ins alone can say. Chloe stopped checking in while her conversions were of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -36,27 +35,6 @@ CAPABILITY_PROMPT = (
 )
 
 
-@pytest.fixture(scope="module")
-def story() -> Story:
-    return seed_story()
-
-
-@pytest.fixture(scope="module")
-def seeded(story: Story, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadSide]:
-    side = ReadSide(SQLiteDatabase(str(tmp_path_factory.mktemp("packets") / "read.db")))
-    side.publish(story.events)
-    yield side
-    side.database.close()
-
-
-@pytest.fixture
-def unfolding(tmp_path) -> Iterator[tuple[Story, ReadSide]]:
-    """A story of its own and its read side, for tests that tell what happens next."""
-    story = seed_story()
-    side = ReadSide(SQLiteDatabase(str(tmp_path / "read.db")))
-    side.publish(story.events)
-    yield story, side
-    side.database.close()
 
 
 def packet(side: ReadSide, employee_id: str, cycle: str = "2026") -> dict[str, Any]:

@@ -92,6 +92,10 @@ def _latest_reviews(reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted((r for r in reviews if r["review_id"] not in corrected), key=lambda r: (r["cycle"], r["occurred_at"]))
 
 
+def _basics(goal: dict[str, Any]) -> dict[str, Any]:
+    return {name: goal.get(name) for name in ("goal_id", "employee_id", "title", "cycle", "status", "outcome")}
+
+
 def performance_view(goal: dict[str, Any], facts: Facts) -> dict[str, Any]:
     """A performance goal with its KPI attainment, health and check-in freshness (no links)."""
     history = facts.kpi_checkins.get(goal["goal_id"], [])
@@ -103,12 +107,7 @@ def performance_view(goal: dict[str, Any], facts: Facts) -> dict[str, Any]:
     reached = attainment(kpi, actual)
     last_on = latest["held_on"] if latest else None
     return {
-        "goal_id": goal["goal_id"],
-        "employee_id": goal["employee_id"],
-        "title": goal["title"],
-        "cycle": goal["cycle"],
-        "status": goal["status"],
-        "outcome": goal.get("outcome"),
+        **_basics(goal),
         "level": goal.get("level") or "individual",
         "parent_goal_id": goal.get("parent_goal_id"),
         "start_date": goal["start_date"],
@@ -155,12 +154,7 @@ def development_view(goal: dict[str, Any], facts: Facts) -> dict[str, Any]:
     last_on = entries[-1]["held_on"] if entries else None
     capacity = goal.get("capacity") or {}
     return {
-        "goal_id": goal["goal_id"],
-        "employee_id": goal["employee_id"],
-        "title": goal["title"],
-        "cycle": goal["cycle"],
-        "status": goal["status"],
-        "outcome": goal.get("outcome"),
+        **_basics(goal),
         "skill": goal.get("skill"),
         "start_date": goal["start_date"],
         "due_date": goal["due_date"],
