@@ -115,7 +115,7 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     members = _TEAM + ", members (employee_id) AS (SELECT DISTINCT employee_id FROM team)"
     cursor.execute(
         members + " SELECT c.display_name, c.employee_id, d.summary, " + ", ".join(f"c.{name}" for name in COUNTERS)
-        + " FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_card_documents d"
+        + " FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_card_summaries d"
         " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND d.tenant_id = c.tenant_id"
         " AND d.employee_id = c.employee_id AND c.active = 1",
         (*team, tenant_id),

@@ -45,8 +45,12 @@ _CARDS_TABLE = (
 )
 _CARD_DOCUMENTS_TABLE = (
     "CREATE TABLE IF NOT EXISTS rm_card_documents ("
-    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, document TEXT NOT NULL, summary TEXT NOT NULL,"
-    " PRIMARY KEY (tenant_id, employee_id))"
+    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
+)
+# Summaries apart from documents: a team query reads a thousand of them and no document's overflow pages.
+_CARD_SUMMARIES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS rm_card_summaries ("
+    " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
 )
 # What each goal's card says about it, beside the goal's own place in the cascade, for roll-ups and trees.
 _GOAL_FIGURES_TABLE = (
@@ -70,7 +74,10 @@ _CARD_CHANGED = (
     + ", ".join(f"{name} = excluded.{name}" for name in COUNTERS)
 )
 _DOCUMENT_CHANGED = (
-    "ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document, summary = excluded.summary"
+    "ON CONFLICT (tenant_id, employee_id) DO UPDATE SET document = excluded.document"
+)
+_SUMMARY_CHANGED = (
+    "ON CONFLICT (tenant_id, employee_id) DO UPDATE SET summary = excluded.summary"
 )
 _FIGURES_CHANGED = (
     "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET employee_id = excluded.employee_id,"
@@ -96,7 +103,7 @@ class DashboardsReadModel:
         # On SQLite, check-ins live in their key's B-tree: a goal's history is contiguous and an insert
         # touches one tree, not a table and an index. PostgreSQL has no such option (nor need).
         clustered = " WITHOUT ROWID" if isinstance(cursor, sqlite3.Cursor) else ""
-        for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE, _GOAL_FIGURES_TABLE,
+        for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE, _CARD_SUMMARIES_TABLE, _GOAL_FIGURES_TABLE,
                           *_GOAL_FIGURES_INDEXES):
             cursor.execute(statement.replace("{clustered}", clustered))
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_manager ON rm_cards (tenant_id, manager_id)")
@@ -183,8 +190,10 @@ def card_rows(cursor: Cursor, tenant: str, employee_ids: list[str]) -> CardRows:
 def write_card_rows(cursor: Cursor, rows: CardRows) -> int:
     """Write computed cards; return how many."""
     insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, _CARD_CHANGED)
-    insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document", "summary"), rows.documents,
-                _DOCUMENT_CHANGED)
+    insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document"),
+                [row[:3] for row in rows.documents], _DOCUMENT_CHANGED)
+    insert_rows(cursor, "rm_card_summaries", ("tenant_id", "employee_id", "summary"),
+                [(*row[:2], row[3]) for row in rows.documents], _SUMMARY_CHANGED)
     insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, _FIGURES_CHANGED)
     return len(rows.cards)
 
