@@ -103,7 +103,7 @@ def _bar(label: str, done: int, total: int, width: int = 32) -> None:
     sys.stderr.flush()
 
 
-def _rebuild_through_service(url: str, tenant: str) -> int:
+def _rebuild_through_service(url: str) -> int:
     """Ask the running service to rebuild, and show its progress until the swap."""
     with httpx.Client(base_url=url, timeout=30) as client:
         started = client.post("/v1/admin/rebuilds")
@@ -153,7 +153,7 @@ def main() -> None:
     if arguments.command == "rebuild":
         if arguments.offline:
             sys.exit(_rebuild_offline(settings))
-        sys.exit(_rebuild_through_service(arguments.service or f"http://127.0.0.1:{settings.port}", settings.default_tenant))
+        sys.exit(_rebuild_through_service(arguments.service or f"http://127.0.0.1:{settings.port}"))
     serve("projections", settings, lambda: build_service(settings).http)
 
 
