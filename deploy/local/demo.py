@@ -214,22 +214,25 @@ def review(reviews_url: str, goals: dict[str, str]) -> str:
             "factors": "A new CRM in the spring cost two weeks of pipeline; three enterprise deals slipped into Q4.",
             "how": "Kept every client promise and coached two newer reps on discovery calls.",
         }]}
-        deadline = time.monotonic() + 60
-        while True:  # the reviews service learns goals and check-ins from Kafka
-            try:
-                call("PUT", f"/v1/reviews/{review_id}/steps/performance", "performance", performance)
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        call("PUT", f"/v1/reviews/{review_id}/steps/connections", "connections", {
+        def step(name: str, body: dict) -> None:
+            deadline = time.monotonic() + 60
+            while True:  # the reviews service learns goals and check-ins from Kafka: retry until it has them
+                try:
+                    call("PUT", f"/v1/reviews/{review_id}/steps/{name}", name, body)
+                    return
+                except RuntimeError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
+
+        step("performance", performance)
+        step("connections", {
             "capability_gaps": [{"skill": "data analysis", "performance_goal_id": goals["bens_conversions"],
                                  "note": "To hit next year's target you'll need to read the pipeline data yourself."}],
             "payoffs": [{"development_goal_id": goals["bens_negotiation"], "performance_goal_id": goals["bens_conversions"],
                          "note": "The negotiation training closed the Acme deal at full price."}],
         })
-        call("PUT", f"/v1/reviews/{review_id}/steps/development", "development", {
+        step("development", {
             "goals": [{"goal_id": goals["bens_negotiation"], "applied": True,
                        "evidence": ["Anchored on value before price with Acme", "Held the line on discount with Globex"],
                        "aspirations": "Wants to lead the enterprise team within two years."}],

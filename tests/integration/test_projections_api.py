@@ -192,15 +192,15 @@ class Org:
         assert started_review.status_code == 201, started_review.text
         path = f"/v1/reviews/{started_review.json()['review_id']}"
 
-        async def performance_step_taken() -> bool:  # the reviews service learns goals and check-ins from Kafka
-            answer = await reviews_api.put(f"{path}/steps/performance", json=performance, headers=self.headers())
+        async def step_taken(step: str, body: dict) -> bool:
+            # The reviews service learns goals and check-ins from Kafka: a step naming a goal its replica has
+            # not seen yet is refused until it has.
+            answer = await reviews_api.put(f"{path}/steps/{step}", json=body, headers=self.headers())
             assert answer.status_code in (200, 404, 422), answer.text
             return answer.status_code == 200
 
-        await eventually(performance_step_taken, timeout=REPLICA_TIMEOUT, interval=0.2)
-        for step, body in (("connections", connections), ("development", development)):
-            answer = await reviews_api.put(f"{path}/steps/{step}", json=body, headers=self.headers())
-            assert answer.status_code == 200, answer.text
+        for step, body in (("performance", performance), ("connections", connections), ("development", development)):
+            await eventually(partial(step_taken, step, body), timeout=REPLICA_TIMEOUT, interval=0.2)
         completed = await reviews_api.post(f"{path}/complete", headers=self.headers())
         assert completed.status_code == 201, completed.text
 
