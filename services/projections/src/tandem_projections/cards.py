@@ -392,7 +392,8 @@ def summarize(card: dict[str, Any]) -> dict[str, Any]:
     """
     live = ("active", "draft")
     return {
-        **_pick(card, "employee_id", "display_name", "job_title", "department", "manager_id", "counts", "flags"),
+        # No counters: the team's roll-up sums them, and each employee's card has its own.
+        **_pick(card, "employee_id", "display_name", "job_title", "department", "manager_id", "flags"),
         "capacity": _pick(card["capacity"], "hours_per_month_set_aside", "reference_month", "hours_logged",
                           "over_committed", "unused"),
         "performance_goals": [
