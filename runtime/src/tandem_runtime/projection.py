@@ -128,6 +128,29 @@ class ProjectionStore:
             )
         return len(new), len(deliveries) - len(new)
 
+    def apply_each(
+        self,
+        deliveries: Sequence[Delivery],
+        consumed: dict[tuple[str, int], int],
+        malformed: tuple[type[Exception], ...],
+    ) -> tuple[int, int, list[tuple[Delivery, Exception]]]:
+        """Apply ``deliveries`` one transaction each, setting aside those the read model rejects as
+        ``malformed``, then track ``consumed``: the slow path for a batch that holds poison.
+
+        Returns (applied, duplicates, rejected with their errors).
+        """
+        applied = duplicates = 0
+        rejected: list[tuple[Delivery, Exception]] = []
+        for delivery in deliveries:
+            try:
+                new, again = self.apply_batch([delivery], {})
+            except malformed as error:
+                rejected.append((delivery, error))
+            else:
+                applied, duplicates = applied + new, duplicates + again
+        self.apply_batch([], consumed)
+        return applied, duplicates, rejected
+
     def _skip_seen_versions(self, cursor: Cursor, fresh: list[Delivery]) -> list[Delivery]:
         """Drop events at or below their stream's applied version (relay duplicates), and track the new versions."""
         versions = self._stored_versions(cursor, {d.envelope.subject for d in fresh if d.envelope.sequence})
@@ -349,17 +372,12 @@ class ProjectionRunner:
             return
         except self._malformed:
             pass
-        outcome.applied = outcome.duplicates = 0
-        for delivery in valid:
-            try:
-                applied, duplicates = await run_to_completion(self.store.apply_batch, [delivery], {})
-            except self._malformed as error:
-                await self._dead_letter(sources[id(delivery)], error)
-                outcome.dead_lettered += 1
-            else:
-                outcome.applied += applied
-                outcome.duplicates += duplicates
-        await run_to_completion(self.store.apply_batch, [], consumed)
+        outcome.applied, outcome.duplicates, rejected = await run_to_completion(
+            self.store.apply_each, valid, consumed, self._malformed
+        )
+        for delivery, error in rejected:
+            await self._dead_letter(sources[id(delivery)], error)
+            outcome.dead_lettered += 1
 
     async def _dead_letter(self, message: ConsumerRecord, error: Exception) -> None:
         log.error(

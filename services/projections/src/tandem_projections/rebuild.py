@@ -195,15 +195,8 @@ async def replay(
                 new, duplicates = store.apply_batch(deliveries, consumed)
             except malformed:
                 # Live processing dead-lettered the poison; here it is skipped, one message at a time.
-                new = duplicates = 0
-                for delivery in deliveries:
-                    try:
-                        one, again = store.apply_batch([delivery], {})
-                    except malformed:
-                        undecodable += 1
-                    else:
-                        new, duplicates = new + one, duplicates + again
-                store.apply_batch([], consumed)
+                new, duplicates, rejected = store.apply_each(deliveries, consumed, malformed)
+                undecodable += len(rejected)
             return new, duplicates + undecodable
 
         # The collector's passes over millions of fresh objects cost more than the decoding itself; a replay
