@@ -69,7 +69,7 @@ from tandem_contracts.reviews import (
     ReviewCompleted,
 )
 from tandem_projections.packet import review_packet
-from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
+from tandem_projections.read_model import DashboardsReadModel, everyone_with_a_card, refresh_all_cards
 from tandem_projections.queries import (
     cascade_tree,
     department_dashboard,
@@ -913,8 +913,11 @@ def feed(database: SQLDatabase, delivered: Sequence[Delivery], *, sizes: int | I
                 replayed = done[min(again, index)]
                 side.store.apply_batch(replayed, consumed(replayed))
     if defer_cards:
+        # As a rebuild does: the cards of everyone the replayed events named, which is everyone with a fact.
+        named = sorted(side.store.read_model.deferred)
         with database.transaction() as cursor:
-            refresh_all_cards(cursor)
+            assert named == everyone_with_a_card(cursor)
+            refresh_all_cards(cursor, everyone=named)
 
 
 class ReadSide:

@@ -6,6 +6,7 @@ engines understand; the PostgreSQL side swaps the placeholders for ``%s``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -126,20 +127,27 @@ class SQLDatabase(ABC):
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def make_durable(self) -> None:
+        """Make sure everything committed so far survives an operating-system crash (see ``durable``)."""
+
     @staticmethod
-    def connect(url: str | DatabaseURL, pool_size: int = 4) -> SQLDatabase:
-        """Open the database a URL names."""
+    def connect(url: str | DatabaseURL, pool_size: int = 4, *, durable: bool = True) -> SQLDatabase:
+        """Open the database a URL names.
+
+        ``durable=False`` is for bulk loads into a store nobody uses yet: commits do not wait for the disk,
+        so an operating-system crash can lose or corrupt the store, and ``make_durable`` must follow the load.
+        """
         parsed = url if isinstance(url, DatabaseURL) else DatabaseURL.parse(url)
         if parsed.is_memory:
             return SQLiteDatabase(":memory:")
         if parsed.is_sqlite:
-            return SQLiteDatabase(parsed.path)
+            return SQLiteDatabase(parsed.path, durable=durable)
         if parsed.schema:
             if not parsed.schema.replace("_", "").isalnum():
                 raise ValueError(f"schema names are letters, digits and underscores: {parsed.schema!r}")
             with psycopg.connect(replace(parsed, schema="").conninfo(), autocommit=True) as connection:
                 connection.execute(f"CREATE SCHEMA IF NOT EXISTS {parsed.schema}")
-        return PostgresDatabase(parsed.conninfo(), pool_size=pool_size)
+        return PostgresDatabase(parsed.conninfo(), pool_size=pool_size, durable=durable)
 
 
 class SQLiteDatabase(SQLDatabase):
@@ -147,10 +155,11 @@ class SQLiteDatabase(SQLDatabase):
 
     is_sqlite = True
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, durable: bool = True) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.durable = durable
         self._write_lock = threading.Lock()
         self._writer = self._open()
         self._local = threading.local()
@@ -164,7 +173,8 @@ class SQLiteDatabase(SQLDatabase):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         connection.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
-        connection.execute("PRAGMA synchronous=NORMAL")
+        # OFF never waits for the disk (see ``connect``'s ``durable``).
+        connection.execute("PRAGMA synchronous=NORMAL" if self.durable else "PRAGMA synchronous=OFF")
         connection.execute("PRAGMA foreign_keys=ON")
         # A larger page cache and memory-mapped reads: read models are read far more than written.
         connection.execute("PRAGMA cache_size=-65536")
@@ -185,6 +195,15 @@ class SQLiteDatabase(SQLDatabase):
                 cursor.execute("COMMIT")
             finally:
                 cursor.close()
+
+    def make_durable(self) -> None:
+        """Move the write-ahead log into the database file and flush the file to disk."""
+        if self.path == ":memory:":
+            return
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with open(self.path, "rb+") as file:
+            os.fsync(file.fileno())
 
     @contextmanager
     def reading(self) -> Iterator[Cursor]:
@@ -281,8 +300,16 @@ class PostgresDatabase(SQLDatabase):
 
     is_sqlite = False
 
-    def __init__(self, conninfo: str, pool_size: int = 4) -> None:
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30)
+    def __init__(self, conninfo: str, pool_size: int = 4, *, durable: bool = True) -> None:
+        # Without durability a commit returns before its WAL is flushed; the database stays consistent.
+        options = {} if durable else {"options": "-c synchronous_commit=off"}
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30, kwargs=options)
+
+    def make_durable(self) -> None:
+        """Flush the write-ahead log: a durable commit waits for everything committed before it."""
+        with self.transaction() as cursor:
+            cursor.execute("SELECT txid_current()")  # a transaction with an id has a commit record to flush
+            cursor.execute("SET LOCAL synchronous_commit = on")
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

@@ -48,7 +48,9 @@ SCHEMA = (
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " held_on TEXT NOT NULL, kpi_value TEXT NOT NULL, unit TEXT NOT NULL, status TEXT NOT NULL,"
     " roadblocks TEXT NOT NULL, resources_needed TEXT NOT NULL,"
-    " PRIMARY KEY (tenant_id, goal_id, checkin_id)){clustered}",
+    # Keyed in the order cards read them: a goal's latest check-ins are the end of its key range. A check-in's
+    # date never changes, so the key is still unique by check-in.
+    " PRIMARY KEY (tenant_id, goal_id, held_on, checkin_id)){clustered}",
     "CREATE TABLE IF NOT EXISTS rm_development_checkins ("
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " held_on TEXT NOT NULL, entry TEXT NOT NULL,"
@@ -113,8 +115,9 @@ class MalformedEvent(ValueError):
 def record(cursor: Cursor, deliveries: Sequence[Delivery], *, find_dirty: bool = True) -> set[Employee]:
     """Store the facts of new events; return the employees whose cards they may change.
 
-    ``find_dirty=False`` skips looking up the owners at the other end of links (a rebuild computes every
-    card anyway), and the set returned is then incomplete.
+    ``find_dirty=False`` skips looking up stored links for the owners at their other ends: the set is then
+    only the employees these events name (each event's employee, and the performance owner of a new link).
+    Over a whole replay from offset zero, that is everyone with a stored fact (what a rebuild needs).
     """
     try:
         return _record(cursor, deliveries, find_dirty)
@@ -161,7 +164,10 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery], find_dirty: bool) ->
             departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
     if goal_events:
         _record_goal_events(cursor, goal_events, dirty, find_dirty)
-    insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, kpi_rows, _CHECKIN_KNOWN)
+    # In key order, consecutive inserts land on the same pages of the clustered check-in tables.
+    kpi_rows.sort(key=_kpi_checkin_key)
+    development_rows.sort()  # its key is its first three columns
+    insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, kpi_rows, "ON CONFLICT DO NOTHING")
     insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, development_rows, _CHECKIN_KNOWN)
     insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, missed_rows,
                 "ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING")
@@ -171,6 +177,10 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery], find_dirty: bool) ->
     if find_dirty:
         dirty |= linked_owners(cursor, touched_goals)
     return dirty
+
+
+def _kpi_checkin_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[0], row[1], row[4], row[2]  # tenant, goal, held on, check-in: rm_kpi_checkins' key
 
 
 def _instant(value: str) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,7 @@ class DashboardsReadModel:
 
     def __init__(self, *, defer_cards: bool = False) -> None:
         self.defer_cards = defer_cards
+        self.deferred: set[Employee] = set()  # with deferred cards: everyone an applied event is about
 
     def create_schema(self, cursor: Cursor) -> None:
         # On SQLite, check-ins live in their key's B-tree: a goal's history is contiguous and an insert
@@ -116,7 +118,9 @@ class DashboardsReadModel:
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
         dirty = stored.record(cursor, deliveries, find_dirty=not self.defer_cards)
-        if not self.defer_cards:
+        if self.defer_cards:
+            self.deferred |= dirty
+        else:
             refresh_cards(cursor, dirty)
 
 
@@ -147,9 +151,9 @@ def everyone_with_a_card(cursor: Cursor) -> list[Employee]:
     return sorted(cursor.fetchall())
 
 
-def refresh_all_cards(cursor: Cursor, progress: Any = None) -> int:
-    """Recompute every card in this transaction (see ``everyone_with_a_card``)."""
-    everyone = everyone_with_a_card(cursor)
+def refresh_all_cards(cursor: Cursor, progress: Any = None, everyone: list[Employee] | None = None) -> int:
+    """Recompute the cards of ``everyone`` (by default ``everyone_with_a_card``) in this transaction."""
+    everyone = everyone_with_a_card(cursor) if everyone is None else everyone
     written = 0
     for start in range(0, len(everyone), _CARD_BATCH * 4):
         written += refresh_cards(cursor, everyone[start : start + _CARD_BATCH * 4])
@@ -202,36 +206,72 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
     return write_card_rows(cursor, card_rows(cursor, tenant, employee_ids))
 
 
-def cards_in_parallel(database_url: str, employees: list[Employee], workers: int, progress: Any = None) -> int:
-    """Compute every card of ``employees`` in ``workers`` processes reading the store at ``database_url``,
-    and write them in one transaction here: a rebuild's last step, where cards are most of the work."""
+def cards_in_parallel(database_url: str, employees: list[Employee], workers: int, progress: Any = None,
+                      pool: Executor | None = None) -> int:
+    """Compute and write every card of ``employees`` in ``workers`` processes on the store at ``database_url``
+    (or in ``pool``, whose processes a rebuild's replay has already started): a rebuild's last step. Each
+    chunk of cards is its own transaction; the store is not in use until the rebuild is done."""
     chunks = []
     for tenant in sorted({tenant for tenant, _ in employees}):
         ids = [employee for t, employee in employees if t == tenant]
-        chunks += [(tenant, ids[start : start + _CARD_BATCH * 2]) for start in range(0, len(ids), _CARD_BATCH * 2)]
+        chunks += [(database_url, tenant, ids[start : start + _CARD_BATCH]) for start in range(0, len(ids), _CARD_BATCH)]
     written = 0
-    context = multiprocessing.get_context("spawn")  # no forking of a process that holds threads and sockets
-    with SQLDatabase.connect(database_url) as database, database.transaction() as cursor, \
-            ProcessPoolExecutor(workers, mp_context=context, initializer=_open_reader, initargs=(database_url,)) as pool:
-        for rows in pool.map(_compute_chunk, chunks):
-            written += write_card_rows(cursor, rows)
+    # Spawned, not forked: the caller holds threads and sockets.
+    with nullcontext(pool) if pool else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as runner:
+        for count in runner.map(_write_chunk_of_cards, chunks):
+            written += count
             if progress:
                 progress(written, len(employees))
     return written
 
 
-_reader: SQLDatabase | None = None
+_stores: dict[str, SQLDatabase] = {}  # in a worker process: connections per store, for the process's lifetime
 
 
-def _open_reader(database_url: str) -> None:
-    global _reader  # one connection per worker process, for its lifetime
-    _reader = SQLDatabase.connect(database_url, pool_size=1)
+def _write_chunk_of_cards(chunk: tuple[str, str, list[str]]) -> int:
+    database_url, tenant, employee_ids = chunk
+    if database_url not in _stores:
+        _stores[database_url] = SQLDatabase.connect(database_url, pool_size=1, durable=False)
+    database = _stores[database_url]
+    with database.reading() as cursor:
+        rows = card_rows(cursor, tenant, employee_ids)
+    with database.transaction() as cursor:  # holds the store's write lock only to write
+        return write_card_rows(cursor, rows)
 
 
-def _compute_chunk(chunk: tuple[str, list[str]]) -> CardRows:
-    assert _reader is not None
-    with _reader.reading() as cursor:
-        return card_rows(cursor, *chunk)
+_KPI_FIELDS = "goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed"
+
+
+def _recent_kpi_checkins(cursor: Cursor, tenant: str, goal_ids: list[str], recent: int, counts: dict[str, int]) -> list[Any]:
+    """The latest ``recent`` KPI check-ins of each goal, read backwards along the key (goal, date, id), and each
+    goal's full count into ``counts``. Check-in ids are lowercase UUIDs, which every collation orders alike."""
+    marks = ",".join("?" * len(goal_ids))
+    cursor.execute(
+        f"SELECT goal_id, COUNT(*) FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({marks}) GROUP BY goal_id",
+        (tenant, *goal_ids),
+    )
+    counted = dict(cursor.fetchall())
+    counts.update(counted)
+    if not counted:
+        return []
+    if isinstance(cursor, sqlite3.Cursor):
+        # In process, a query per goal costs microseconds and walks only the rows it returns.
+        rows: list[Any] = []
+        latest = (f"SELECT {_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id = ?"
+                  " ORDER BY held_on DESC, checkin_id DESC LIMIT ?")
+        for goal_id in sorted(counted):
+            cursor.execute(latest, (tenant, goal_id, recent))
+            rows += cursor.fetchall()
+        return rows
+    # One round trip: the same backward walk per goal, as a lateral join.
+    cursor.execute(
+        f"SELECT {', '.join('k.' + name for name in _KPI_FIELDS.split(', '))}"
+        " FROM unnest(?::text[]) AS wanted(goal_id) CROSS JOIN LATERAL ("
+        f" SELECT {_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id = wanted.goal_id"
+        " ORDER BY held_on DESC, checkin_id DESC LIMIT ?) AS k",
+        (sorted(counted), tenant, recent),
+    )
+    return cursor.fetchall()
 
 
 def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: int | None = None) -> Facts:
@@ -281,26 +321,16 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
         in_chunk = ",".join("?" * len(chunk))
         if recent is None:
             cursor.execute(
-                "SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed, 0"
-                f" FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
+                f"SELECT {_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
                 (tenant, *chunk),
             )
+            kpi_rows = cursor.fetchall()
         else:
-            # Check-in ids are lowercase UUIDs, which every collation orders alike.
-            cursor.execute(
-                "SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed, n FROM ("
-                " SELECT goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed,"
-                " ROW_NUMBER() OVER (PARTITION BY goal_id ORDER BY held_on DESC, checkin_id DESC) AS r,"
-                " COUNT(*) OVER (PARTITION BY goal_id) AS n"
-                f" FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})) AS latest WHERE r <= ?",
-                (tenant, *chunk, recent),
-            )
-        for goal_id, checkin_id, held_on, value, unit, status, roadblocks, resources, n in cursor.fetchall():
+            kpi_rows = _recent_kpi_checkins(cursor, tenant, chunk, recent, facts.kpi_counts)
+        for goal_id, checkin_id, held_on, value, unit, status, roadblocks, resources in kpi_rows:
             facts.kpi_checkins[goal_id].append({"checkin_id": checkin_id, "held_on": held_on, "kpi_value": value,
                                                 "unit": unit, "status": status, "roadblocks": roadblocks,
                                                 "resources_needed": resources})
-            if n:
-                facts.kpi_counts[goal_id] = n
         cursor.execute(
             f"SELECT goal_id, checkin_id, held_on, entry FROM rm_development_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
             (tenant, *chunk),
