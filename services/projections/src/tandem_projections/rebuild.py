@@ -266,6 +266,7 @@ async def rebuild_store(
         read_model = DashboardsReadModel(defer_cards=True)
         applied, skipped = await replay(ProjectionStore(database, read_model), bootstrap_servers, progress=progress)
         replay_seconds = time.perf_counter() - started
+        await asyncio.to_thread(_refresh_statistics, database)
         # The store was empty: everyone the replayed events name is everyone with a fact, so with a card.
         everyone = sorted(read_model.deferred)
 
@@ -301,10 +302,22 @@ def _rebuild_in_processes(
         if progress:
             progress(sum(counters[0::2]), sum(counters[1::2]))
         replayed = time.perf_counter()
+        with SQLDatabase.connect(database_url, pool_size=1) as database:
+            _refresh_statistics(database)
         # The store was empty: everyone the replayed events name is everyone with a fact, so with a card.
         everyone = sorted(set().union(*(named for _, _, named in results)))
         cards = cards_in_parallel(database_url, everyone, workers, cards_progress, pool=pool)
     return sum(result[0] for result in results), sum(result[1] for result in results), cards, replayed - started
+
+
+def _refresh_statistics(database: SQLDatabase) -> None:
+    """On PostgreSQL, tell the planner what the replay loaded: without statistics it scans whole tables for
+    the cards' lookups by goal. (SQLite's plans here are fixed by the schema and the queries themselves.)"""
+    if not database.is_sqlite:
+        with database.transaction() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            for (table,) in cursor.fetchall():  # this generation's tables only, not the one serving queries
+                cursor.execute(f'ANALYZE "{table}"')
 
 
 def _share_counters(counters: Any) -> None:
