@@ -1,6 +1,7 @@
 """The projection store applies each batch once: replays and relay duplicates change nothing."""
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -125,3 +126,20 @@ def test_a_batch_that_fails_leaves_neither_read_model_nor_position(store):
         failing.apply_batch([delivered(goal_set(), 0)], {("tandem.goals.v1", 0): 0})
     assert store.positions() == {}
     assert counts(store) is None
+
+
+def test_a_bulk_load_made_durable_leaves_everything_in_the_database_file(tmp_path):
+    path = tmp_path / "bulk.db"
+    loading = SQLiteDatabase(str(path), durable=False)
+    assert loading._writer.execute("PRAGMA synchronous").fetchone() == (0,)  # OFF: no waiting for the disk
+    store = ProjectionStore(loading, GoalCounter())
+    store.apply_batch([delivered(goal_set(), 0), delivered(goal_set(kind="development"), 1)], {("tandem.goals.v1", 0): 1})
+
+    loading.make_durable()
+
+    assert Path(f"{path}-wal").stat().st_size == 0  # the log moved into the file
+    loading.close()
+    reopened = SQLiteDatabase(str(path))
+    assert reopened._writer.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, as always
+    assert counts(ProjectionStore(reopened, GoalCounter())) == (1, 1)
+    reopened.close()

@@ -25,12 +25,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from tandem_contracts.envelope import UndecodableMessage
-from tandem_projections.read_model import (
-    DashboardsReadModel,
-    cards_in_parallel,
-    refresh_all_cards,
-)
 from tandem_projections.facts import Employee
+from tandem_projections.read_model import DashboardsReadModel, cards_in_parallel, refresh_all_cards
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
 
