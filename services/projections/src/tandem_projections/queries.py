@@ -21,7 +21,7 @@ _SUMS = ", ".join(f"COALESCE(SUM({name}), 0)" for name in COUNTERS)
 _TEAM = (
     "WITH RECURSIVE team (employee_id, depth) AS ("
     " SELECT employee_id, 1 FROM rm_people WHERE tenant_id = ? AND manager_id = ?"
-    " UNION SELECT p.employee_id, t.depth + 1 FROM rm_people p JOIN team t ON p.manager_id = t.employee_id"
+    " UNION ALL SELECT p.employee_id, t.depth + 1 FROM rm_people p JOIN team t ON p.manager_id = t.employee_id"
     " WHERE p.tenant_id = ? AND t.depth < ?)"
 )
 
@@ -111,17 +111,25 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     """
     iso = today.isoformat()
     team = (tenant_id, manager_id, tenant_id, MAX_TEAM_DEPTH)
-    # CROSS JOIN fixes the join order in SQLite: walk the team first, then look each member up by key.
+    # CROSS JOIN fixes the join order in SQLite: walk the team first, then look each member up by key. The
+    # team is walked once for both halves (a CTE used twice is materialised): the reports' summaries and
+    # counters (kind 0), then their goals overdue today (kind 1).
     members = _TEAM + ", members (employee_id) AS (SELECT DISTINCT employee_id FROM team)"
     cursor.execute(
-        members + " SELECT c.display_name, c.employee_id, d.summary, " + ", ".join(f"c.{name}" for name in COUNTERS)
+        members + " SELECT 0, c.display_name, c.employee_id, d.summary, " + ", ".join(f"c.{name}" for name in COUNTERS)
         + " FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_card_summaries d"
         " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND d.tenant_id = c.tenant_id"
-        " AND d.employee_id = c.employee_id AND c.active = 1",
-        (*team, tenant_id),
+        " AND d.employee_id = c.employee_id AND c.active = 1"
+        " UNION ALL SELECT 1, g.goal_id, NULL, NULL, " + ", ".join("NULL" for _ in COUNTERS)
+        + " FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_goal_figures g"
+        " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND c.active = 1 AND g.tenant_id = c.tenant_id"
+        " AND g.employee_id = c.employee_id AND g.status = 'active' AND g.next_check_in_due < ?",
+        (*team, tenant_id, tenant_id, iso),
     )
+    found = cursor.fetchall()
     # Sorted here, not by the database, so SQLite and PostgreSQL list a team alike (their collations differ).
-    rows = sorted(cursor.fetchall(), key=lambda row: (row[0], row[1]))
+    rows = sorted((row[1:] for row in found if row[0] == 0), key=lambda row: (row[0], row[1]))
+    overdue = sorted(row[1] for row in found if row[0] == 1)
     summaries = [row[2] for row in rows]
     sums = [sum(column) for column in zip(*(row[3:] for row in rows))] if rows else [0] * len(COUNTERS)
     employees = len(rows)
@@ -132,13 +140,6 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     manager_row = cursor.fetchone()
     if manager_row is None and not summaries:
         raise UnknownScope(f"manager {manager_id!r} is not known")
-    cursor.execute(
-        members + " SELECT g.goal_id FROM members m CROSS JOIN rm_cards c CROSS JOIN rm_goal_figures g"
-        " WHERE c.tenant_id = ? AND c.employee_id = m.employee_id AND c.active = 1 AND g.tenant_id = c.tenant_id"
-        " AND g.employee_id = c.employee_id AND g.status = 'active' AND g.next_check_in_due < ?",
-        (*team, tenant_id, iso),
-    )
-    overdue = sorted(row[0] for row in cursor.fetchall())
     name, title, department = manager_row or (manager_id, None, None)
     head = {
         "scope": "team",
