@@ -67,15 +67,19 @@ class DatabaseURL:
     def is_memory(self) -> bool:
         return self.scheme == "memory"
 
-    def conninfo(self) -> str:
-        """The libpq connection string of a PostgreSQL URL."""
+    def conninfo(self, *, durable: bool = True) -> str:
+        """The libpq connection string of a PostgreSQL URL (see ``SQLDatabase.connect`` for ``durable``)."""
         parts = [f"host={self.host}", f"port={self.port}", f"dbname={self.dbname}"]
         if self.user:
             parts.append(f"user={self.user}")
         if self.password:
             parts.append(f"password={self.password}")
-        if self.schema:
-            parts.append(f"options='-c search_path={self.schema}'")
+        settings = [f"-c search_path={self.schema}"] if self.schema else []
+        if not durable:
+            # A commit returns before its write-ahead log is flushed; the database stays consistent.
+            settings.append("-c synchronous_commit=off")
+        if settings:
+            parts.append(f"options='{' '.join(settings)}'")
         return " ".join(parts)
 
     def eventsourcing_env(self) -> dict[str, str]:
@@ -147,7 +151,7 @@ class SQLDatabase(ABC):
                 raise ValueError(f"schema names are letters, digits and underscores: {parsed.schema!r}")
             with psycopg.connect(replace(parsed, schema="").conninfo(), autocommit=True) as connection:
                 connection.execute(f"CREATE SCHEMA IF NOT EXISTS {parsed.schema}")
-        return PostgresDatabase(parsed.conninfo(), pool_size=pool_size, durable=durable)
+        return PostgresDatabase(parsed.conninfo(durable=durable), pool_size=pool_size)
 
 
 class SQLiteDatabase(SQLDatabase):
@@ -201,7 +205,9 @@ class SQLiteDatabase(SQLDatabase):
         if self.path == ":memory:":
             return
         with self._write_lock:
-            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise sqlite3.OperationalError(f"{self.path}: another connection kept the write-ahead log from moving into the file")
         with open(self.path, "rb+") as file:
             os.fsync(file.fileno())
 
@@ -300,10 +306,8 @@ class PostgresDatabase(SQLDatabase):
 
     is_sqlite = False
 
-    def __init__(self, conninfo: str, pool_size: int = 4, *, durable: bool = True) -> None:
-        # Without durability a commit returns before its WAL is flushed; the database stays consistent.
-        options = {} if durable else {"options": "-c synchronous_commit=off"}
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30, kwargs=options)
+    def __init__(self, conninfo: str, pool_size: int = 4) -> None:
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30)
 
     def make_durable(self) -> None:
         """Flush the write-ahead log: a durable commit waits for everything committed before it."""
