@@ -6,9 +6,9 @@ stores, so the outbox relay can put them in the envelope, and it wakes the relay
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -20,6 +20,7 @@ from tandem_runtime.idempotency import IdempotentRequest, RequestKey
 from tandem_runtime.transcodings import transcodings_for
 
 _CONTEXT_KEY = "command_context"
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,20 @@ class ConcurrentChange(RuntimeError):
 
 @dataclass(frozen=True)
 class Executed:
-    """What a command did: its outcome, and whether it was the replay of an earlier identical request."""
+    """What a command did: its outcome, and whether it was the replay of an earlier identical request.
+
+    ``saved`` holds the aggregates the command saved, by id, as they now stand (empty on a replay), so an
+    answer can show them without reading them back from the store.
+    """
 
     outcome: dict[str, Any]
     replayed: bool
+    saved: Mapping[UUID, Aggregate] = field(default_factory=dict)
+
+    def saved_as(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The saved aggregate ``aggregate_id`` if it is a ``kind``; None on a replay."""
+        aggregate = self.saved.get(aggregate_id)
+        return aggregate if isinstance(aggregate, kind) else None
 
 
 class TandemApplication(Application[UUID]):
@@ -133,7 +144,7 @@ class TandemApplication(Application[UUID]):
                 if replayed is not None:
                     return Executed(replayed, replayed=True)
             raise ConcurrentChange("another request changed the same records at the same moment; retry") from None
-        return Executed(outcome, replayed=False)
+        return Executed(outcome, replayed=False, saved={aggregate.id: aggregate for aggregate in aggregates})
 
     def _replay(self, request_key: RequestKey) -> dict[str, Any] | None:
         try:

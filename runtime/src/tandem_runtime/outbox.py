@@ -2,9 +2,11 @@
 
 It reads the notification log after its tracked position, publishes each event in its CloudEvents
 envelope keyed by ``tenant_id:employee_id``, waits for every acknowledgement, and only then records the
-new position. A crash between the two re-publishes a batch (at-least-once); consumers drop duplicates
-by the stable event id and the aggregate version. Notification ids may have gaps: the relay only ever
-asks for "after my position". One relay runs per application at a time, behind a lock.
+new position. While more notifications are waiting, the position is recorded at most every 0.1 s, and
+always before the relay idles or stops. A crash re-publishes what was acknowledged since the last record
+(at-least-once); consumers drop duplicates by the stable event id and the aggregate version. Notification
+ids may have gaps: the relay only ever asks for "after my position". One relay runs per application at a
+time, behind a lock.
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_wait_seconds: float = 0.5,
         lock_retry_seconds: float = 2.0,
+        save_interval_seconds: float = 0.1,
     ) -> None:
         self.name = name
         self.state = RelayState()
@@ -198,6 +201,11 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_wait = idle_wait_seconds
         self._lock_retry = lock_retry_seconds
+        # While more is waiting, the acknowledged position is recorded at most this often (and always before
+        # idling): each record is a commit that competes with the commands' own, and a crash only republishes.
+        self._save_interval = save_interval_seconds
+        self._saved: int | None = None
+        self._saved_at = float("-inf")
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         application.on_recorded(self.wake)
@@ -220,6 +228,9 @@ class OutboxRelay:
             storage = await self._hold_lock()
             try:
                 await self._relay_while_healthy(storage, backoff)
+            except asyncio.CancelledError:
+                await self._save_at_shutdown(storage)
+                raise
             except (psycopg.Error, sqlite3.Error) as error:
                 self._failed("position store lost", error)
                 await asyncio.sleep(backoff.next())
@@ -233,6 +244,7 @@ class OutboxRelay:
                 storage = await asyncio.to_thread(self._open_storage)
                 if await asyncio.to_thread(storage.try_lock):
                     self.state.position = await asyncio.to_thread(storage.load_position, self.name)
+                    self._saved = self.state.position
                     self.state.holds_lock = True
                     log.info("relay %s: holds the lock, resuming after notification %s", self.name, self.state.position)
                     return storage
@@ -253,7 +265,8 @@ class OutboxRelay:
                 continue
             backoff.reset()
             self.state.last_error = None
-            if relayed < self._batch_size:
+            if relayed < self._batch_size and not self._wakeup.is_set():
+                await self._save_position(storage)  # nothing more waiting: record where we are before idling
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_wait)
                 except TimeoutError:
@@ -264,7 +277,11 @@ class OutboxRelay:
         log.warning("relay %s: %s", self.name, self.state.last_error)
 
     async def relay_batch(self, storage: RelayStorage) -> int:
-        """Publish the next batch after the position and advance it; return how many notifications it read."""
+        """Publish the next batch after the position and advance it; return how many notifications it read.
+
+        The new position is recorded now if the last record is older than the save interval, else before
+        the relay next idles.
+        """
         notifications: Sequence[Notification] = await run_to_completion(
             self._application.recorder.select_notifications,
             start=self.state.position,
@@ -280,13 +297,33 @@ class OutboxRelay:
         ]
         await asyncio.gather(*deliveries)
         last_id = notifications[-1].id
-        await run_to_completion(storage.save_position, self.name, last_id)
         self.state.position = last_id
         self.state.published += len(messages)
         if self._metrics:
             self._metrics.relay_published.inc(len(messages))
             self._metrics.relay_position.set(last_id)
+        if self._loop_time() - self._saved_at >= self._save_interval:
+            await self._save_position(storage)
         return len(notifications)
+
+    async def _save_position(self, storage: RelayStorage) -> None:
+        """Record the acknowledged position, if it moved since the last record."""
+        position = self.state.position
+        if position is None or position == self._saved:
+            return
+        await run_to_completion(storage.save_position, self.name, position)
+        self._saved, self._saved_at = position, self._loop_time()
+
+    async def _save_at_shutdown(self, storage: RelayStorage) -> None:
+        """A stopping relay records what Kafka acknowledged, so its successor republishes nothing."""
+        try:
+            await self._save_position(storage)
+        except (psycopg.Error, sqlite3.Error) as error:
+            self._failed("position not recorded at shutdown, the next relay republishes", error)
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     def _to_message(self, notification: Notification) -> Message | None:
         domain_event = self._application.mapper.to_domain_event(notification)

@@ -260,6 +260,10 @@ class ProjectionRunner:
         self._poll_timeout_ms = poll_timeout_ms
         self.consumer: AIOKafkaConsumer | None = None
         self._started = False
+        # Kafka's committed offsets only show lag (the read model's positions are the truth), so they are
+        # committed beside the batches, latest offsets winning, never in a batch's way.
+        self._offsets_to_commit: dict[TopicPartition, int] = {}
+        self._committing: asyncio.Task[None] | None = None
         self._decode = getattr(store.read_model, "decode", decode)
         self._malformed: tuple[type[Exception], ...] = getattr(store.read_model, "malformed", ())
 
@@ -290,6 +294,9 @@ class ProjectionRunner:
     async def stop(self) -> None:
         """Leave the group cleanly; anything applied is already tracked."""
         self._started = False
+        if self._committing is not None:
+            await asyncio.wait([self._committing], timeout=5)
+            self._committing.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
 
@@ -339,15 +346,27 @@ class ProjectionRunner:
         except self._malformed as error:
             log.warning("projection %s: a batch holds malformed data, isolating it: %s", self.store.read_model.name, error)
             await self._apply_isolating_poison(deliveries, sources, consumed, outcome)
-        try:
-            await self.consumer.commit({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
-        except KafkaError as error:
-            # The read model's tracked positions are the truth; Kafka's committed offsets only show lag.
-            log.info("projection %s: offset commit skipped: %s", self.store.read_model.name, error)
+        self._commit_beside({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         self.batches += 1
         if self._metrics:
             self._record_metrics(records, outcome, time.perf_counter() - started)
         return outcome
+
+    def _commit_beside(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit ``offsets`` to Kafka in the background, one commit in flight, so the next batch need not wait."""
+        self._offsets_to_commit.update(offsets)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_offsets())
+
+    async def _commit_offsets(self) -> None:
+        assert self.consumer is not None
+        while self._offsets_to_commit:
+            offsets, self._offsets_to_commit = self._offsets_to_commit, {}
+            try:
+                await self.consumer.commit(offsets)
+            except KafkaError as error:
+                # The read model's tracked positions are the truth; Kafka's committed offsets only show lag.
+                log.info("projection %s: offset commit skipped: %s", self.store.read_model.name, error)
 
     async def _apply_isolating_poison(
         self,

@@ -164,7 +164,8 @@ def checkins_router(application: CheckInsApplication, default_tenant: str) -> AP
         )
         key = request.request_key("check-in", body)
         executed = run(lambda: application.record_check_in(command, request.context(recorded_by), key))
-        check_in = load(request.tenant_id, executed.outcome["checkin_id"])
+        checkin_id = executed.outcome["checkin_id"]
+        check_in = executed.saved_as(UUID(checkin_id), domain.CheckIn) or load(request.tenant_id, checkin_id)
         response.status_code = 200 if executed.replayed else 201
         if executed.replayed:
             response.headers["Idempotent-Replayed"] = "true"

@@ -342,7 +342,8 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
             return "unknown"  # the command refuses the missing parent, naming the field
 
     def answer(response: Response, executed: Executed, tenant_id: str, status: int = 201) -> GoalView:
-        goal = load(tenant_id, executed.outcome["goal_id"])
+        goal_id = executed.outcome["goal_id"]
+        goal = executed.saved_as(UUID(goal_id), domain.Goal) or load(tenant_id, goal_id)
         response.status_code = 200 if executed.replayed else status
         if executed.replayed:
             response.headers["Idempotent-Replayed"] = "true"
