@@ -173,14 +173,15 @@ class ServiceProcess:
 def run_worker(
     arguments: list[str], rss: PeakRss, name: str, on_line: Callable[[str], None] | None = None, timeout: float | None = None
 ) -> dict[str, Any]:
-    """Run ``python -m tandem_bench.workers ...``, watching its memory; return its RESULT."""
+    """Run ``python -m tandem_bench.workers ...``, watching its memory (with the processes it starts, as a
+    rebuild's replay and card workers); return its RESULT."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tandem_bench.workers", *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    rss.watch(name, process.pid)
+    rss.watch(name, process.pid, with_children=True)
     errors: list[str] = []
     output: list[str] = []
 

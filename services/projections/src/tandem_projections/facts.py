@@ -44,6 +44,9 @@ SCHEMA = (
     " PRIMARY KEY (tenant_id, link_id))",
     "CREATE INDEX IF NOT EXISTS rm_links_by_development_owner ON rm_links (tenant_id, development_owner_id)",
     "CREATE INDEX IF NOT EXISTS rm_links_by_performance_owner ON rm_links (tenant_id, performance_owner_id)",
+    # Every batch asks which links touch its goals (``linked_owners``): without these, each batch scans them all.
+    "CREATE INDEX IF NOT EXISTS rm_links_by_development_goal ON rm_links (tenant_id, development_goal_id)",
+    "CREATE INDEX IF NOT EXISTS rm_links_by_performance_goal ON rm_links (tenant_id, performance_goal_id)",
     "CREATE TABLE IF NOT EXISTS rm_kpi_checkins ("
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, checkin_id TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " held_on TEXT NOT NULL, kpi_value TEXT NOT NULL, unit TEXT NOT NULL, status TEXT NOT NULL,"
@@ -312,10 +315,13 @@ def linked_owners(cursor: Cursor, goals: Iterable[tuple[str, str]]) -> set[Emplo
     for tenant, goal_ids in _by_tenant(goals).items():
         for chunk in _chunks(goal_ids):
             marks = _marks(chunk)
+            # Two lookups, one per index: with an OR, the planner walks every link of the tenant instead.
             cursor.execute(
                 "SELECT development_owner_id, performance_owner_id FROM rm_links WHERE tenant_id = ?"
-                f" AND (development_goal_id IN ({marks}) OR performance_goal_id IN ({marks}))",
-                (tenant, *chunk, *chunk),
+                f" AND development_goal_id IN ({marks}) UNION ALL"
+                " SELECT development_owner_id, performance_owner_id FROM rm_links WHERE tenant_id = ?"
+                f" AND performance_goal_id IN ({marks})",
+                (tenant, *chunk, tenant, *chunk),
             )
             for development_owner, performance_owner in cursor.fetchall():
                 owners.add((tenant, development_owner))

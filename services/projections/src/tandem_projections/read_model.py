@@ -317,14 +317,15 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
     for goal_id, document in cursor.fetchall():
         goal = orjson.loads(document)
         facts.goals[goal_id] = goal
-    cursor.execute(
-        "SELECT link_id, development_goal_id, development_owner_id, performance_goal_id, performance_owner_id,"
-        " rationale, skill, evidence, future_role, linked_on FROM rm_links WHERE tenant_id = ?"
-        f" AND (development_owner_id IN ({marks}) OR performance_owner_id IN ({marks}))",
-        (tenant, *employee_ids, *employee_ids),
-    )
     names = ("link_id", "development_goal_id", "development_owner_id", "performance_goal_id", "performance_owner_id",
              "rationale", "skill", "evidence", "future_role", "linked_on")
+    # Two lookups, one per owner index, joined with UNION (a link between two of them comes once): with an OR,
+    # the planner walks every link of the tenant instead.
+    cursor.execute(
+        f"SELECT {', '.join(names)} FROM rm_links WHERE tenant_id = ? AND development_owner_id IN ({marks})"
+        f" UNION SELECT {', '.join(names)} FROM rm_links WHERE tenant_id = ? AND performance_owner_id IN ({marks})",
+        (tenant, *employee_ids, tenant, *employee_ids),
+    )
     facts.links = sorted((dict(zip(names, row, strict=True)) for row in cursor.fetchall()), key=lambda l: l["link_id"])
     index_links(facts)
     elsewhere = {(tenant, l[k]) for l in facts.links for k in ("development_goal_id", "performance_goal_id")}
