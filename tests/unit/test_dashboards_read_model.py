@@ -7,6 +7,7 @@ cloud move. Tests that change the story publish what happens next after it, as t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -16,6 +17,7 @@ import pytest
 
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import ActivityTargets
+from tandem_projections.cards import attainment, plain
 from tandem_projections.facts import MalformedEvent
 from tandem_projections.queries import (
     UnknownScope,
@@ -112,6 +114,13 @@ def test_a_kpi_moving_away_from_its_target_has_negative_attainment(seeded, story
     chloe = goal(card(seeded, "chloe"), story.goals["chloe.conversions"])
 
     assert (chloe["actual"], chloe["attainment"]) == (9.4, -12.0)
+
+
+def test_a_kpi_back_at_its_baseline_shows_zero_attainment_never_negative_zero():
+    # (60 - 60) / (40 - 60) is a negative zero: SQLite would store 0 and PostgreSQL -0.0.
+    shown = plain(attainment({"baseline": "60", "target": "40", "direction": "decrease"}, Decimal("60")), 1)
+
+    assert shown == 0 and math.copysign(1.0, shown) == 1.0
 
 
 def test_health_and_last_check_in_come_from_the_latest_check_in(seeded, story):

@@ -57,8 +57,9 @@ def number(value: Any) -> Decimal | None:
 
 
 def plain(value: Decimal | None, places: int = 2) -> float | None:
-    """A decimal rounded for display, as a JSON number."""
-    return None if value is None else float(round(value, places))
+    """A decimal rounded for display, as a JSON number (never a negative zero: no one reads "-0.0" as "no
+    progress", and SQLite stores it as 0 where PostgreSQL keeps the sign)."""
+    return None if value is None else float(round(value, places)) + 0.0
 
 
 def add_months(day: date, months: int) -> date:
