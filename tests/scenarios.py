@@ -69,7 +69,7 @@ from tandem_contracts.reviews import (
     ReviewCompleted,
 )
 from tandem_projections.packet import review_packet
-from tandem_projections.read_model import DashboardsReadModel, everyone_with_a_card, refresh_all_cards
+from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
 from tandem_projections.queries import (
     cascade_tree,
     department_dashboard,
@@ -77,7 +77,7 @@ from tandem_projections.queries import (
     team_dashboard,
     tenant_dashboard,
 )
-from tandem_runtime.database import SQLDatabase
+from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
 from tandem_runtime.topics import DEFAULT_PARTITIONS
 
@@ -917,7 +917,21 @@ def feed(database: SQLDatabase, delivered: Sequence[Delivery], *, sizes: int | I
         named = sorted(side.store.read_model.deferred)
         with database.transaction() as cursor:
             assert named == everyone_with_a_card(cursor)
-            refresh_all_cards(cursor, everyone=named)
+            refresh_all_cards(cursor, named)
+
+
+def everyone_with_a_card(cursor: Cursor) -> list[tuple[str, str]]:
+    """Everyone in the directory and everyone any stored fact is about: who a rebuild must make cards for."""
+    cursor.execute(
+        "SELECT tenant_id, employee_id FROM rm_people UNION SELECT tenant_id, employee_id FROM rm_goals"
+        " UNION SELECT tenant_id, employee_id FROM rm_kpi_checkins UNION SELECT tenant_id, employee_id FROM rm_reviews"
+        " UNION SELECT tenant_id, employee_id FROM rm_development_checkins"
+        " UNION SELECT tenant_id, employee_id FROM rm_missed_checkins"
+        " UNION SELECT tenant_id, performance_owner_id FROM rm_links"
+        " UNION SELECT tenant_id, development_owner_id FROM rm_links"
+        " UNION SELECT tenant_id, employee_id FROM rm_pending_goal_events"
+    )
+    return sorted(cursor.fetchall())
 
 
 class ReadSide:

@@ -8,11 +8,10 @@ facts, so the same read model, much faster.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,34 +126,21 @@ class DashboardsReadModel:
 
 def refresh_cards(cursor: Cursor, employees: Iterable[Employee]) -> int:
     """Recompute the cards of ``employees`` from the stored facts; return how many were written."""
+    return sum(_write_cards(cursor, tenant, ids) for tenant, ids in _chunks_by_tenant(employees, _CARD_BATCH))
+
+
+def _chunks_by_tenant(employees: Iterable[Employee], size: int) -> Iterator[tuple[str, list[str]]]:
+    """``employees`` as (tenant, up to ``size`` employee ids), in order: the unit cards are loaded in."""
     by_tenant: dict[str, list[str]] = {}
     for tenant, employee in employees:
         by_tenant.setdefault(tenant, []).append(employee)
-    written = 0
     for tenant, ids in sorted(by_tenant.items()):
         ids.sort()
-        for start in range(0, len(ids), _CARD_BATCH):
-            written += _write_cards(cursor, tenant, ids[start : start + _CARD_BATCH])
-    return written
+        for start in range(0, len(ids), size):
+            yield tenant, ids[start : start + size]
 
-
-def everyone_with_a_card(cursor: Cursor) -> list[Employee]:
-    """Everyone in the directory and everyone any stored fact is about."""
-    cursor.execute(
-        "SELECT tenant_id, employee_id FROM rm_people UNION SELECT tenant_id, employee_id FROM rm_goals"
-        " UNION SELECT tenant_id, employee_id FROM rm_kpi_checkins UNION SELECT tenant_id, employee_id FROM rm_reviews"
-        " UNION SELECT tenant_id, employee_id FROM rm_development_checkins"
-        " UNION SELECT tenant_id, employee_id FROM rm_missed_checkins"
-        " UNION SELECT tenant_id, performance_owner_id FROM rm_links"
-        " UNION SELECT tenant_id, development_owner_id FROM rm_links"
-        " UNION SELECT tenant_id, employee_id FROM rm_pending_goal_events"
-    )
-    return sorted(cursor.fetchall())
-
-
-def refresh_all_cards(cursor: Cursor, progress: Any = None, everyone: list[Employee] | None = None) -> int:
-    """Recompute the cards of ``everyone`` (by default ``everyone_with_a_card``) in this transaction."""
-    everyone = everyone_with_a_card(cursor) if everyone is None else everyone
+def refresh_all_cards(cursor: Cursor, everyone: list[Employee], progress: Any = None) -> int:
+    """Recompute the cards of ``everyone`` in this transaction, reporting progress as it goes."""
     written = 0
     for start in range(0, len(everyone), _CARD_BATCH * 4):
         written += refresh_cards(cursor, everyone[start : start + _CARD_BATCH * 4])
@@ -225,22 +211,16 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
     return write_card_rows(cursor, card_rows(cursor, tenant, employee_ids))
 
 
-def cards_in_parallel(database_url: str, employees: list[Employee], workers: int, progress: Any = None,
-                      pool: Executor | None = None) -> int:
-    """Compute and write every card of ``employees`` in ``workers`` processes on the store at ``database_url``
-    (or in ``pool``, whose processes a rebuild's replay has already started): a rebuild's last step. Each
-    chunk of cards is its own transaction; the store is not in use until the rebuild is done."""
-    chunks = []
-    for tenant in sorted({tenant for tenant, _ in employees}):
-        ids = [employee for t, employee in employees if t == tenant]
-        chunks += [(database_url, tenant, ids[start : start + _CARD_BATCH]) for start in range(0, len(ids), _CARD_BATCH)]
+def cards_in_parallel(database_url: str, employees: list[Employee], pool: Executor, progress: Any = None) -> int:
+    """Compute and write every card of ``employees`` in ``pool``'s processes (a rebuild's, whose replay has
+    already started them) on the store at ``database_url``: a rebuild's last step. Each chunk of cards is its
+    own transaction; the store is not in use until the rebuild is done."""
+    chunks = [(database_url, tenant, ids) for tenant, ids in _chunks_by_tenant(employees, _CARD_BATCH)]
     written = 0
-    # Spawned, not forked: the caller holds threads and sockets.
-    with nullcontext(pool) if pool else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as runner:
-        for count in runner.map(_write_chunk_of_cards, chunks):
-            written += count
-            if progress:
-                progress(written, len(employees))
+    for count in pool.map(_write_chunk_of_cards, chunks):
+        written += count
+        if progress:
+            progress(written, len(employees))
     return written
 
 

@@ -256,7 +256,7 @@ async def rebuild_store(
     if parallel:
         ProjectionStore(database, DashboardsReadModel(defer_cards=True))  # the schema, made once
         applied, skipped, cards, replay_seconds = await asyncio.to_thread(
-            _rebuild_in_processes, database_url, bootstrap_servers, workers, progress, cards_progress
+            _rebuild_in_processes, database, database_url, bootstrap_servers, workers, progress, cards_progress
         )
     else:
         read_model = DashboardsReadModel(defer_cards=True)
@@ -268,7 +268,7 @@ async def rebuild_store(
 
         def all_cards() -> int:
             with database.transaction() as cursor:
-                return refresh_all_cards(cursor, cards_progress, everyone)
+                return refresh_all_cards(cursor, everyone, cards_progress)
 
         cards = await asyncio.to_thread(all_cards)
     await asyncio.to_thread(database.make_durable)  # the replay's processes wrote without waiting for the disk
@@ -281,10 +281,16 @@ _progress: Any = None  # in a replay worker: shared (done, total) counters, two 
 
 
 def _rebuild_in_processes(
-    database_url: str, bootstrap_servers: str, workers: int, progress: Progress | None, cards_progress: Progress | None
+    database: SQLDatabase,
+    database_url: str,
+    bootstrap_servers: str,
+    workers: int,
+    progress: Progress | None,
+    cards_progress: Progress | None,
 ) -> tuple[int, int, int, float]:
-    """Replay in ``workers`` processes, each its share of the partitions, into the one store; then compute
-    every card in the same processes. Returns (applied, skipped, cards, seconds replaying)."""
+    """Replay in ``workers`` processes, each its share of the partitions, into the store ``database`` (at
+    ``database_url``); then compute every card in the same processes. Returns (applied, skipped, cards,
+    seconds replaying)."""
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")  # no forking of a process that holds threads and sockets
     counters = context.Array("q", 2 * workers, lock=False)
@@ -298,11 +304,10 @@ def _rebuild_in_processes(
         if progress:
             progress(sum(counters[0::2]), sum(counters[1::2]))
         replayed = time.perf_counter()
-        with SQLDatabase.connect(database_url, pool_size=1) as database:
-            _refresh_statistics(database)
+        _refresh_statistics(database)
         # The store was empty: everyone the replayed events name is everyone with a fact, so with a card.
         everyone = sorted(set().union(*(named for _, _, named in results)))
-        cards = cards_in_parallel(database_url, everyone, workers, cards_progress, pool=pool)
+        cards = cards_in_parallel(database_url, everyone, pool, cards_progress)
     return sum(result[0] for result in results), sum(result[1] for result in results), cards, replayed - started
 
 
