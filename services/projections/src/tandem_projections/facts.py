@@ -167,9 +167,6 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery], find_dirty: bool) ->
             departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
     if goal_events:
         _record_goal_events(cursor, goal_events, dirty, find_dirty)
-    # In key order, consecutive inserts land on the same pages of the clustered check-in tables.
-    kpi_rows.sort(key=_kpi_checkin_key)
-    development_rows.sort()  # its key is its first three columns
     insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, kpi_rows, "ON CONFLICT DO NOTHING")
     insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, development_rows, _CHECKIN_KNOWN)
     insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, missed_rows,
@@ -180,10 +177,6 @@ def _record(cursor: Cursor, deliveries: Sequence[Delivery], find_dirty: bool) ->
     if find_dirty:
         dirty |= linked_owners(cursor, touched_goals)
     return dirty
-
-
-def _kpi_checkin_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return row[0], row[1], row[4], row[2]  # tenant, goal, held on, check-in: rm_kpi_checkins' key
 
 
 def _instant(value: str) -> str:

@@ -239,11 +239,16 @@ def _write_chunk_of_cards(chunk: tuple[str, str, list[str]]) -> int:
 
 
 _KPI_FIELDS = "goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed"
+_KPI_NAMES = tuple(_KPI_FIELDS.split(", ")[1:])
+# What a card reads of a check-in (``cards.performance_view``, ``cards._capacity``): all ``recent`` loads.
+_RECENT_KPI_FIELDS = "goal_id, checkin_id, held_on, kpi_value, status"
+_RECENT_KPI_NAMES = tuple(_RECENT_KPI_FIELDS.split(", ")[1:])
 
 
 def _recent_kpi_checkins(cursor: Cursor, tenant: str, goal_ids: list[str], recent: int, counts: dict[str, int]) -> list[Any]:
     """The latest ``recent`` KPI check-ins of each goal, read backwards along the key (goal, date, id), and each
-    goal's full count into ``counts``. Check-in ids are lowercase UUIDs, which every collation orders alike."""
+    goal's full count into ``counts``, with only the fields a card reads. Check-in ids are lowercase UUIDs,
+    which every collation orders alike."""
     marks = ",".join("?" * len(goal_ids))
     cursor.execute(
         f"SELECT goal_id, COUNT(*) FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({marks}) GROUP BY goal_id",
@@ -256,7 +261,7 @@ def _recent_kpi_checkins(cursor: Cursor, tenant: str, goal_ids: list[str], recen
     if isinstance(cursor, sqlite3.Cursor):
         # In process, a query per goal costs microseconds and walks only the rows it returns.
         rows: list[Any] = []
-        latest = (f"SELECT {_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id = ?"
+        latest = (f"SELECT {_RECENT_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id = ?"
                   " ORDER BY held_on DESC, checkin_id DESC LIMIT ?")
         for goal_id in sorted(counted):
             cursor.execute(latest, (tenant, goal_id, recent))
@@ -264,9 +269,9 @@ def _recent_kpi_checkins(cursor: Cursor, tenant: str, goal_ids: list[str], recen
         return rows
     # One round trip: the same backward walk per goal, as a lateral join.
     cursor.execute(
-        f"SELECT {', '.join('k.' + name for name in _KPI_FIELDS.split(', '))}"
+        f"SELECT {', '.join('k.' + name for name in _RECENT_KPI_FIELDS.split(', '))}"
         " FROM unnest(?::text[]) AS wanted(goal_id) CROSS JOIN LATERAL ("
-        f" SELECT {_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id = wanted.goal_id"
+        f" SELECT {_RECENT_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id = wanted.goal_id"
         " ORDER BY held_on DESC, checkin_id DESC LIMIT ?) AS k",
         (sorted(counted), tenant, recent),
     )
@@ -277,7 +282,8 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
     """Everything the cards of ``employee_ids`` show: their goals, links, the goals at the links' other ends,
     the check-ins on all of those, missed check-ins, reviews and directory records.
 
-    ``recent`` keeps only that many latest KPI check-ins per goal (with the full count): all a card shows.
+    ``recent`` keeps only that many latest KPI check-ins per goal (with the full count), and of each only the
+    fields a card reads: all a card shows.
     """
     facts = Facts()
     marks = ",".join("?" * len(employee_ids))
@@ -324,13 +330,12 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
                 f"SELECT {_KPI_FIELDS} FROM rm_kpi_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
                 (tenant, *chunk),
             )
-            kpi_rows = cursor.fetchall()
+            kpi_rows, kpi_names = cursor.fetchall(), _KPI_NAMES
         else:
             kpi_rows = _recent_kpi_checkins(cursor, tenant, chunk, recent, facts.kpi_counts)
-        for goal_id, checkin_id, held_on, value, unit, status, roadblocks, resources in kpi_rows:
-            facts.kpi_checkins[goal_id].append({"checkin_id": checkin_id, "held_on": held_on, "kpi_value": value,
-                                                "unit": unit, "status": status, "roadblocks": roadblocks,
-                                                "resources_needed": resources})
+            kpi_names = _RECENT_KPI_NAMES
+        for goal_id, *values in kpi_rows:
+            facts.kpi_checkins[goal_id].append(dict(zip(kpi_names, values)))
         cursor.execute(
             f"SELECT goal_id, checkin_id, held_on, entry FROM rm_development_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
             (tenant, *chunk),
