@@ -30,6 +30,7 @@ import pytest
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.checkins import CheckInRecorded
+from tandem_contracts.goals import GoalSet
 from tandem_contracts.envelope import Message, encode
 from tandem_projections.read_model import DashboardsReadModel
 from tandem_projections.rebuild import StoreGenerations, rebuild, replay
@@ -251,14 +252,27 @@ class OnATopicOfItsOwn(DashboardsReadModel):
         self.topics = (topic,)
 
 
-async def test_a_message_the_live_projection_dead_lettered_does_not_stop_a_rebuild(kafka_bootstrap, tmp_path):
+def check_in_without_entries(story: list[Message]) -> Message:
+    """Poison that fails as its event is read into rows."""
+    check_in = next(m for m in story if dict(m.headers)["ce_type"] == CheckInRecorded.event_type.encode())
+    return replace(check_in, value=orjson.dumps({**orjson.loads(check_in.value), "entries": None}))
+
+
+def goal_without_a_title(story: list[Message]) -> Message:
+    """Poison that fails only when its goal is written, with the rest of its batch."""
+    goal_set = next(m for m in story if dict(m.headers)["ce_type"] == GoalSet.event_type.encode())
+    data = {**orjson.loads(goal_set.value), "goal_id": str(uuid.uuid4())}
+    del data["title"]
+    return replace(goal_set, value=orjson.dumps(data))
+
+
+@pytest.mark.parametrize("poisoned", [check_in_without_entries, goal_without_a_title])
+async def test_a_message_the_live_projection_dead_lettered_does_not_stop_a_rebuild(kafka_bootstrap, tmp_path, poisoned):
     topic = f"test.rebuild.poison.{uuid.uuid4().hex[:10]}"
     await ensure_topics(kafka_bootstrap, topics=(topic,))
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     story = [relayed(event) for event in the_seed_story(tenant)]
-    check_in = next(m for m in story if dict(m.headers)["ce_type"] == CheckInRecorded.event_type.encode())
-    poison = replace(check_in, value=orjson.dumps({"tenant_id": tenant, "employee_id": "ben"}))  # no entries
-    await publish(kafka_bootstrap, [*story[:40], poison, *story[40:]], topic=topic)
+    await publish(kafka_bootstrap, [*story[:40], poisoned(story), *story[40:]], topic=topic)
 
     with SQLDatabase.connect(f"sqlite:///{tmp_path}/live.db") as live_database, \
             SQLDatabase.connect(f"sqlite:///{tmp_path}/rebuilt.db") as rebuilt_database:

@@ -51,7 +51,9 @@ class ReadModel(Protocol):
     name: str
     topics: tuple[str, ...]
     # Optional: ``tracks_streams = False`` (see ProjectionStore), ``decode`` (headers, value) → (Envelope, event), defaulting to the validating contracts decoder,
-    # and ``malformed``, the errors ``apply`` raises on data the fast decoder let through.
+    # and ``malformed``, the errors ``apply`` raises on data the fast decoder let through. A read model may
+    # also offer ``gather()``, a fresh collector of rows with ``add(event_type, event)``, and
+    # ``apply_gathered(cursor, gathered)``: a replay then keeps a batch's rows instead of its decoded events.
 
     def create_schema(self, cursor: Cursor) -> None:
         """Create the read model's tables if they do not exist."""
@@ -108,25 +110,39 @@ class ProjectionStore:
 
         Returns (applied, duplicates).
         """
-        name = self.read_model.name
         with self.database.transaction() as cursor:
             stored = self._stored_offsets(cursor, {tp for tp in consumed})
             fresh = [d for d in deliveries if d.offset > stored.get((d.topic, d.partition), -1)]
             new = self._skip_seen_versions(cursor, fresh) if self._tracks_streams else fresh
             if new:
                 self.read_model.apply(cursor, new)
-            advanced = [
-                (name, topic, partition, offset)
-                for (topic, partition), offset in consumed.items()
-                if offset > stored.get((topic, partition), -1)
-            ]
-            cursor.executemany(
-                "INSERT INTO tandem_projection_positions (projection, topic, kafka_partition, kafka_offset)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (projection, topic, kafka_partition)"
-                " DO UPDATE SET kafka_offset = excluded.kafka_offset",
-                advanced,
-            )
+            self._advance(cursor, consumed, stored)
         return len(new), len(deliveries) - len(new)
+
+    def apply_gathered(self, gathered: Any, fetched: dict[tuple[str, int], tuple[int, int]]) -> None:
+        """Apply what the read model's ``gather()`` collected from the offsets ``fetched`` (partition → first
+        and last offset), and track them, in one transaction.
+
+        Nothing is filtered here, so every one of those offsets must be past the tracked positions: for a
+        replay that started from them and is their only writer. Raises ``RuntimeError`` if one is not.
+        """
+        with self.database.transaction() as cursor:
+            stored = self._stored_offsets(cursor, set(fetched))
+            overlap = sorted(tp for tp, (first, _) in fetched.items() if first <= stored.get(tp, -1))
+            if overlap:
+                raise RuntimeError(f"another writer has applied offsets of {overlap} meanwhile")
+            self.read_model.apply_gathered(cursor, gathered)
+            self._advance(cursor, {tp: last for tp, (_, last) in fetched.items()}, stored)
+
+    def _advance(self, cursor: Cursor, consumed: dict[tuple[str, int], int], stored: dict[tuple[str, int], int]) -> None:
+        name = self.read_model.name
+        cursor.executemany(
+            "INSERT INTO tandem_projection_positions (projection, topic, kafka_partition, kafka_offset)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (projection, topic, kafka_partition)"
+            " DO UPDATE SET kafka_offset = excluded.kafka_offset",
+            [(name, topic, partition, offset) for (topic, partition), offset in consumed.items()
+             if offset > stored.get((topic, partition), -1)],
+        )
 
     def apply_each(
         self,

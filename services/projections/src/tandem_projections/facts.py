@@ -20,7 +20,6 @@ from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
 from tandem_contracts.reviews import ReviewCompleted
 from tandem_runtime.database import Cursor, insert_rows
-from tandem_runtime.projection import Delivery
 
 CHUNK = 500  # ids per IN (...) query: under SQLite's parameter limit
 
@@ -115,68 +114,91 @@ class MalformedEvent(ValueError):
     """An event whose envelope decoded but whose data lacks what this read model needs."""
 
 
-def record(cursor: Cursor, deliveries: Sequence[Delivery], *, find_dirty: bool = True) -> set[Employee]:
-    """Store the facts of new events; return the employees whose cards they may change.
+class NewFacts:
+    """The rows a batch of events adds, gathered an event at a time (``add``), then stored in one go
+    (``store``). A caller that decodes each event just before adding it need not keep the decoded events:
+    a rebuild's replay keeps only these rows, which are a fraction of their size."""
 
-    ``find_dirty=False`` skips looking up stored links for the owners at their other ends: the set is then
-    only the employees these events name (each event's employee, and the performance owner of a new link).
-    Over a whole replay from offset zero, that is everyone with a stored fact (what a rebuild needs).
-    """
-    try:
-        return _record(cursor, deliveries, find_dirty)
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
+    def __init__(self) -> None:
+        self.named: set[Employee] = set()
+        self.touched_goals: set[tuple[str, str]] = set()
+        self.goal_events: list[tuple[str, dict[str, Any]]] = []
+        self.kpi_rows: list[tuple[Any, ...]] = []
+        self.development_rows: list[tuple[Any, ...]] = []
+        self.missed_rows: list[tuple[Any, ...]] = []
+        self.review_rows: list[tuple[Any, ...]] = []
+        self.profiles: list[tuple[Any, ...]] = []
+        self.departures: list[tuple[Any, ...]] = []
 
+    def add(self, kind: str, data: dict[str, Any]) -> None:
+        """Gather one event's facts, or raise ``MalformedEvent`` and gather nothing of it."""
+        try:
+            self._add(kind, data)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
 
-def _record(cursor: Cursor, deliveries: Sequence[Delivery], find_dirty: bool) -> set[Employee]:
-    dirty: set[Employee] = set()
-    touched_goals: set[tuple[str, str]] = set()
-    goal_events: list[tuple[str, dict[str, Any]]] = []
-    kpi_rows: list[tuple[Any, ...]] = []
-    development_rows: list[tuple[Any, ...]] = []
-    missed_rows: list[tuple[Any, ...]] = []
-    review_rows: list[tuple[Any, ...]] = []
-    profiles: list[tuple[Any, ...]] = []
-    departures: list[tuple[Any, ...]] = []
-    for delivery in deliveries:
-        kind, data = delivery.envelope.type, delivery.event
+    def _add(self, kind: str, data: dict[str, Any]) -> None:
+        # Each branch reads everything it needs before it changes anything: a malformed event adds nothing.
         tenant, employee = data["tenant_id"], data["employee_id"]
-        dirty.add((tenant, employee))
         if kind in _GOAL_EVENTS:
-            goal_events.append((kind, data))
-            touched_goals.add((tenant, data["goal_id"]))
+            goal = (tenant, data["goal_id"])
+            self.goal_events.append((kind, data))  # applied in version order by ``store``, which reads it then
+            self.touched_goals.add(goal)
         elif kind == CheckInRecorded.event_type:
+            checkin_id, held_on = data["checkin_id"], data["held_on"]
+            kpi, development, goals = [], [], []
             for entry in data["entries"]:
-                touched_goals.add((tenant, entry["goal_id"]))
+                goals.append((tenant, entry["goal_id"]))
                 if entry["kind"] == "performance":
-                    kpi_rows.append((tenant, entry["goal_id"], data["checkin_id"], employee, data["held_on"],
-                                     str(entry["kpi_value"]), entry["unit"], entry["status"],
-                                     entry.get("roadblocks") or "", entry.get("resources_needed") or ""))
+                    kpi.append((tenant, entry["goal_id"], checkin_id, employee, held_on, str(entry["kpi_value"]),
+                                entry["unit"], entry["status"], entry.get("roadblocks") or "",
+                                entry.get("resources_needed") or ""))
                 else:
-                    development_rows.append((tenant, entry["goal_id"], data["checkin_id"], employee,
-                                             data["held_on"], orjson.dumps(entry).decode()))
+                    development.append((tenant, entry["goal_id"], checkin_id, employee, held_on,
+                                        orjson.dumps(entry).decode()))
+            self.kpi_rows += kpi
+            self.development_rows += development
+            self.touched_goals.update(goals)
         elif kind == CheckInOverdue.event_type:
-            missed_rows.append((tenant, data["goal_id"], data["period_end"], employee, data["period_start"]))
+            self.missed_rows.append((tenant, data["goal_id"], data["period_end"], employee, data["period_start"]))
         elif kind == ReviewCompleted.event_type:
-            review_rows.append((tenant, data["review_id"], employee, data["cycle"], data.get("corrects_review_id"),
-                                data["occurred_at"], orjson.dumps(data).decode()))
+            self.review_rows.append((tenant, data["review_id"], employee, data["cycle"], data.get("corrects_review_id"),
+                                     data["occurred_at"], orjson.dumps(data).decode()))
         elif kind == EmployeeUpserted.event_type:
-            profiles.append((tenant, employee, data["display_name"], data.get("manager_id"), data.get("department"),
-                             data.get("job_title"), data.get("email"), _instant(data["occurred_at"])))
+            self.profiles.append((tenant, employee, data["display_name"], data.get("manager_id"), data.get("department"),
+                                  data.get("job_title"), data.get("email"), _instant(data["occurred_at"])))
         elif kind == EmployeeDeparted.event_type:
-            departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
-    if goal_events:
-        _record_goal_events(cursor, goal_events, dirty, find_dirty)
-    insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, kpi_rows, "ON CONFLICT DO NOTHING")
-    insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, development_rows, _CHECKIN_KNOWN)
-    insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, missed_rows,
-                "ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING")
-    insert_rows(cursor, "rm_reviews", REVIEW_COLUMNS, review_rows, "ON CONFLICT (tenant_id, review_id) DO NOTHING")
-    cursor.executemany(_UPSERT_PROFILE, profiles)
-    cursor.executemany(_UPSERT_DEPARTURE, departures)
-    if find_dirty:
-        dirty |= linked_owners(cursor, touched_goals)
-    return dirty
+            self.departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
+        self.named.add((tenant, employee))
+
+    def store(self, cursor: Cursor, *, find_dirty: bool = True) -> set[Employee]:
+        """Write the gathered facts; return the employees whose cards they may change.
+
+        ``find_dirty=False`` skips looking up stored links for the owners at their other ends: the set is then
+        only the employees these events name (each event's employee, and the performance owner of a new link).
+        Over a whole replay from offset zero, that is everyone with a stored fact (what a rebuild needs).
+        """
+        try:
+            return self._store(cursor, find_dirty)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
+
+    def _store(self, cursor: Cursor, find_dirty: bool) -> set[Employee]:
+        dirty = set(self.named)
+        if self.goal_events:
+            _record_goal_events(cursor, self.goal_events, dirty, find_dirty)
+        insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, self.kpi_rows, "ON CONFLICT DO NOTHING")
+        insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, self.development_rows,
+                    _CHECKIN_KNOWN)
+        insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, self.missed_rows,
+                    "ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING")
+        insert_rows(cursor, "rm_reviews", REVIEW_COLUMNS, self.review_rows,
+                    "ON CONFLICT (tenant_id, review_id) DO NOTHING")
+        cursor.executemany(_UPSERT_PROFILE, self.profiles)
+        cursor.executemany(_UPSERT_DEPARTURE, self.departures)
+        if find_dirty:
+            dirty |= linked_owners(cursor, self.touched_goals)
+        return dirty
 
 
 def _instant(value: str) -> str:

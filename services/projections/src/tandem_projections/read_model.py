@@ -117,7 +117,18 @@ class DashboardsReadModel:
         )
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
-        dirty = stored.record(cursor, deliveries, find_dirty=not self.defer_cards)
+        facts = stored.NewFacts()
+        for delivery in deliveries:
+            facts.add(delivery.envelope.type, delivery.event)
+        self.apply_gathered(cursor, facts)
+
+    @staticmethod
+    def gather() -> stored.NewFacts:
+        """An empty collector of new facts, for ``apply_gathered`` (see ``ReadModel``)."""
+        return stored.NewFacts()
+
+    def apply_gathered(self, cursor: Cursor, facts: stored.NewFacts) -> None:
+        dirty = facts.store(cursor, find_dirty=not self.defer_cards)
         if self.defer_cards:
             self.deferred |= dirty
         else:
