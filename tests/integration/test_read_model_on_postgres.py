@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tandem_contracts.base import IntegrationEvent
-from tandem_runtime.database import SQLDatabase, SQLiteDatabase
+from tandem_runtime.database import SQLDatabase, SQLiteDatabase, insert_rows
 from tests.scenarios import (
     SEED_AS_OF,
     batches,
@@ -116,3 +116,21 @@ def test_postgresql_gives_the_sqlite_read_model_however_events_arrive(new_postgr
 
     assert difference is None, difference
 
+
+
+def test_bulk_rows_that_repeat_stored_keys_keep_the_stored_rows_on_postgresql(new_postgres_database):
+    """Many rows are copied straight into their table; when some keys are there already (or repeat within
+    the rows), the copy is undone and the rows go through staging, which skips the repeats."""
+    database = SQLDatabase.connect(new_postgres_database())
+    try:
+        with database.transaction() as cursor:
+            cursor.execute("CREATE TABLE kept_facts (fact_id TEXT PRIMARY KEY, told TEXT NOT NULL)")
+        first = [(f"fact-{n:04d}", "first") for n in range(300)]
+        later = [(f"fact-{n:04d}", "later") for n in (*range(150, 450), 449)]
+        with database.transaction() as cursor:
+            insert_rows(cursor, "kept_facts", ("fact_id", "told"), first, "ON CONFLICT (fact_id) DO NOTHING")
+            insert_rows(cursor, "kept_facts", ("fact_id", "told"), later, "ON CONFLICT (fact_id) DO NOTHING")
+            cursor.execute("SELECT told, COUNT(*) FROM kept_facts GROUP BY told ORDER BY told")
+            assert cursor.fetchall() == [("first", 300), ("later", 150)]
+    finally:
+        database.close()

@@ -282,8 +282,24 @@ class _PostgresCursor:
         return self._cursor.executemany(sql.replace("?", "%s"), params)
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str) -> None:
-        """COPY rows into a per-transaction staging twin of ``table``, then move them in one INSERT … SELECT."""
+        """COPY rows into a per-transaction staging twin of ``table``, then move them in one INSERT … SELECT.
+
+        With ``DO NOTHING``, the rows are first copied straight into ``table``, which is all that is needed when
+        none of them is there already (the usual case: a replay into a fresh store, or new events). A duplicate
+        key undoes that copy and takes the staging path.
+        """
         names = ", ".join(columns)
+        if on_conflict.endswith("DO NOTHING"):
+            self._cursor.execute("SAVEPOINT tandem_copy")
+            try:
+                with self._cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            except psycopg.errors.UniqueViolation:
+                self._cursor.execute("ROLLBACK TO SAVEPOINT tandem_copy")
+            else:
+                self._cursor.execute("RELEASE SAVEPOINT tandem_copy")
+                return
         stage = f"stage_{table}"
         self._cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
