@@ -193,7 +193,16 @@ class Bench:
                 details={"events": produced.events, "bytes": produced.bytes, "send_seconds": produced.send_seconds},
             ))
 
+    def _settle(self) -> None:
+        """Flush what earlier steps left for the disk (the topics just produced, the last store written), so
+        that the kernel's writing it back does not land in the middle of the next timed figure."""
+        began = time.perf_counter()
+        os.sync()
+        if time.perf_counter() - began > 1:
+            self.report.say(f"waited {time.perf_counter() - began:.1f} s for earlier writes to reach the disk")
+
     def _consume(self) -> None:
+        self._settle()
         consumed = asyncio.run(consume_all(self.bootstrap))
         self.report.add(Row(
             "limits.consume", "1. limits", "raw aiokafka consume (getmany batches, no processing)",
@@ -205,6 +214,7 @@ class Bench:
     # --- 2. the naive peer --------------------------------------------------------------------------------
 
     def _peer(self) -> None:
+        self._settle()
         self.report.say(f"naive FastStream projection for {self.size.peer_seconds:.0f} s")
         result = run_worker(
             ["peer", "--bootstrap", self.bootstrap, "--database", str(self.work / "naive-peer.db"),
@@ -236,6 +246,7 @@ class Bench:
             if url is None:
                 self.report.add(Row(f"ours.{store}", "3. ours", name, None, "events/s", notes=missing))
                 continue
+            self._settle()
             self.report.say(f"projections {name}")
             arguments = ["rebuild", "--bootstrap", self.bootstrap, "--database-url", url]
             if self.profile:

@@ -264,7 +264,8 @@ def build_card(tenant_id: str, employee_id: str, facts: Facts) -> tuple[dict[str
         supporters = []
         for link in facts.links_to.get(view["goal_id"], ()):
             goal = facts.goals.get(link["development_goal_id"])
-            summary = development_view(goal, facts) if goal else {
+            # The employee's own goals were viewed just above: views depend only on the goal and the facts.
+            summary = development.get(goal["goal_id"]) or development_view(goal, facts) if goal else {
                 "goal_id": link["development_goal_id"], "employee_id": link["development_owner_id"],
                 "title": None, "status": "unknown", "skill": None, "progress": None}
             supporters.append({
@@ -280,7 +281,7 @@ def build_card(tenant_id: str, employee_id: str, facts: Facts) -> tuple[dict[str
         aligned = []
         for link in facts.links_from.get(view["goal_id"], ()):
             goal = facts.goals.get(link["performance_goal_id"])
-            target = performance_view(goal, facts) if goal else None
+            target = performance.get(goal["goal_id"]) or performance_view(goal, facts) if goal else None
             aligned.append({
                 "goal_id": link["performance_goal_id"], "employee_id": link["performance_owner_id"],
                 "title": target["title"] if target else None, "status": target["status"] if target else "unknown",
