@@ -187,8 +187,15 @@ class Org:
     async def review(self, employee: str, performance: dict, connections: dict, development: dict) -> None:
         """A review of ``employee``'s cycle, step by step, then completed."""
         reviews_api = self.services.reviews_api
-        started_review = await reviews_api.post("/v1/reviews", headers=self.headers(),
-                                                json={"employee_id": employee, "cycle": CYCLE, "next_cycle": "2027"})
+
+        async def started() -> httpx.Response | None:
+            # The reviews service learns the directory from Kafka too: someone just hired is refused as unknown
+            # until its replica has read the hiring.
+            answer = await reviews_api.post("/v1/reviews", headers=self.headers(),
+                                            json={"employee_id": employee, "cycle": CYCLE, "next_cycle": "2027"})
+            return None if answer.status_code == 422 and "employee_in_directory" in answer.text else answer
+
+        started_review = await eventually(started, timeout=LIVE)
         assert started_review.status_code == 201, started_review.text
         path = f"/v1/reviews/{started_review.json()['review_id']}"
 

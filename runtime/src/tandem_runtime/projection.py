@@ -74,12 +74,16 @@ class BatchOutcome:
 class ProjectionStore:
     """The read model's database plus the tracking tables that make each batch exactly-once."""
 
-    def __init__(self, database: SQLDatabase, read_model: ReadModel) -> None:
+    def __init__(self, database: SQLDatabase, read_model: ReadModel, *, schema_made: bool = False) -> None:
+        """``schema_made``: another has made the tables already (the processes of a parallel replay, whose
+        schema statements would otherwise take table locks while the others write, and deadlock)."""
         self.database = database
         self.read_model = read_model
         # A read model whose every write is idempotent by itself (keyed inserts, version-guarded updates) may
         # opt out of per-stream version tracking, which costs a row per aggregate.
         self._tracks_streams = getattr(read_model, "tracks_streams", True)
+        if schema_made:
+            return
         with database.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS tandem_projection_positions ("

@@ -158,16 +158,20 @@ async def replay(
             for number in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
             if number % share[1] == share[0]
         ]
-        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
         tracked = await asyncio.to_thread(store.positions)
-        remaining = {}
+        beginnings = {}
         for tp in partitions:
             begin = max(starts[tp], tracked.get((tp.topic, tp.partition), -1) + 1)
             if begin < ends[tp]:
-                consumer.seek(tp, begin)
-                remaining[tp] = ends[tp]
+                beginnings[tp] = begin
+        # Assigned only now, and sought before the consumer can fetch: assigned any earlier, it long-polls at
+        # the end of every partition (its default reset), which holds back the requests queued behind it.
+        consumer.assign(list(beginnings))
+        for tp, begin in beginnings.items():
+            consumer.seek(tp, begin)
+        remaining = {tp: ends[tp] for tp in beginnings}
         total = sum(ends[tp] - max(starts[tp], tracked.get((tp.topic, tp.partition), -1) + 1) for tp in remaining)
         done = applied = skipped = 0
         writing: asyncio.Task[tuple[int, int]] | None = None
@@ -359,7 +363,7 @@ def _replay_share(database_url: str, bootstrap_servers: str, share: tuple[int, i
     sys.setswitchinterval(0.05)
     with SQLDatabase.connect(database_url, pool_size=2, durable=False) as database:  # made durable at the end
         read_model = DashboardsReadModel(defer_cards=True)
-        store = ProjectionStore(database, read_model)
+        store = ProjectionStore(database, read_model, schema_made=True)  # by the parent, before the replay
         applied, skipped = asyncio.run(replay(store, bootstrap_servers, progress=report, share=share))
         return applied, skipped, read_model.deferred
 
