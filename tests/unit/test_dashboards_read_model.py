@@ -18,7 +18,7 @@ import pytest
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import ActivityTargets
 from tandem_projections.cards import attainment, plain
-from tandem_projections.facts import MalformedEvent
+from tandem_projections.facts import MalformedEvent, NewFacts
 from tandem_projections.queries import (
     UnknownScope,
     cascade_tree,
@@ -388,6 +388,16 @@ def test_a_directory_event_with_an_unreadable_time_is_malformed_not_a_crash(empt
 
     with pytest.raises(MalformedEvent):
         empty.store.apply_batch([delivery], consumed([delivery]))
+
+
+def test_a_check_in_with_one_malformed_entry_gathers_nothing_of_itself():
+    facts = NewFacts()
+    good = {"goal_id": "g-1", "kind": "performance", "kpi_value": "18.9", "unit": "%", "status": "at_risk"}
+    with pytest.raises(MalformedEvent):
+        facts.add("tandem.checkin.recorded.v1", {"tenant_id": TENANT, "employee_id": "ben", "checkin_id": "c-1",
+                                                 "held_on": "2026-06-01", "entries": [good, {"kind": "performance"}]})
+
+    assert (facts.kpi_rows, facts.touched_goals, facts.named) == ([], set(), set())
 
 
 # --- teams, departments, the tenant ------------------------------------------------------------------------

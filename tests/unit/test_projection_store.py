@@ -143,3 +143,42 @@ def test_a_bulk_load_made_durable_leaves_everything_in_the_database_file(tmp_pat
     assert reopened._writer.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, as always
     assert counts(ProjectionStore(reopened, GoalCounter())) == (1, 1)
     reopened.close()
+
+
+class GatheringCounter(GoalCounter):
+    """The counter, fed rows its replay gathered: (employee, performance, development) per goal."""
+
+    @staticmethod
+    def gather():
+        return []
+
+    def apply_gathered(self, cursor, gathered):
+        cursor.executemany(
+            "INSERT INTO goal_counts (employee_id, performance_goals, development_goals) VALUES (?, ?, ?)"
+            " ON CONFLICT (employee_id) DO UPDATE SET performance_goals = goal_counts.performance_goals"
+            " + excluded.performance_goals, development_goals = goal_counts.development_goals + excluded.development_goals",
+            gathered,
+        )
+
+
+def test_gathered_rows_are_applied_with_their_positions_in_one_transaction(tmp_path):
+    database = SQLiteDatabase(str(tmp_path / "read.db"))
+    store = ProjectionStore(database, GatheringCounter())
+    store.apply_gathered([("e-1", 1, 0), ("e-1", 0, 1)], {("tandem.goals.v1", 0): (0, 1), ("tandem.goals.v1", 3): (5, 9)})
+
+    assert store.positions() == {("tandem.goals.v1", 0): 1, ("tandem.goals.v1", 3): 9}
+    assert counts(store) == (1, 1)
+    database.close()
+
+
+def test_gathered_rows_from_offsets_already_applied_are_refused_whole(tmp_path):
+    database = SQLiteDatabase(str(tmp_path / "read.db"))
+    store = ProjectionStore(database, GatheringCounter())
+    store.apply_gathered([("e-1", 1, 0)], {("tandem.goals.v1", 0): (0, 4)})
+
+    with pytest.raises(RuntimeError, match="another writer"):
+        store.apply_gathered([("e-1", 1, 0)], {("tandem.goals.v1", 0): (4, 6)})
+
+    assert store.positions() == {("tandem.goals.v1", 0): 4}
+    assert counts(store) == (1, 0)
+    database.close()

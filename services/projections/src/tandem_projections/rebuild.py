@@ -172,7 +172,7 @@ async def replay(
         for tp, begin in beginnings.items():
             consumer.seek(tp, begin)
         remaining = {tp: ends[tp] for tp in beginnings}
-        total = sum(ends[tp] - max(starts[tp], tracked.get((tp.topic, tp.partition), -1) + 1) for tp in remaining)
+        total = sum(ends[tp] - begin for tp, begin in beginnings.items())
         done = applied = skipped = 0
         writing: asyncio.Task[tuple[int, int]] | None = None
         if progress:
