@@ -117,7 +117,7 @@ class DashboardsReadModel:
         )
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
-        facts = stored.NewFacts()
+        facts = self.gather()
         for delivery in deliveries:
             facts.add(delivery.envelope.type, delivery.event)
         self.apply_gathered(cursor, facts)
