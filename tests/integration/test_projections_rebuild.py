@@ -30,8 +30,8 @@ import pytest
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.checkins import CheckInRecorded
-from tandem_contracts.goals import GoalSet
 from tandem_contracts.envelope import Message, encode
+from tandem_contracts.goals import GoalSet
 from tandem_projections.read_model import DashboardsReadModel
 from tandem_projections.rebuild import StoreGenerations, rebuild, replay
 from tandem_runtime.database import SQLDatabase

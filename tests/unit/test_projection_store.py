@@ -63,15 +63,18 @@ class GoalCounter:
         )
 
     def apply(self, cursor, deliveries):
-        for delivery in deliveries:
-            event = delivery.event
-            performance, development = (1, 0) if event.kind == "performance" else (0, 1)
-            cursor.execute(
-                "INSERT INTO goal_counts (employee_id, performance_goals, development_goals) VALUES (?, ?, ?)"
-                " ON CONFLICT (employee_id) DO UPDATE SET performance_goals = goal_counts.performance_goals"
-                " + excluded.performance_goals, development_goals = goal_counts.development_goals + excluded.development_goals",
-                (event.employee_id, performance, development),
-            )
+        self.count(cursor, [(d.event.employee_id, *((1, 0) if d.event.kind == "performance" else (0, 1)))
+                            for d in deliveries])
+
+    @staticmethod
+    def count(cursor, rows):
+        """Add (employee, performance goals, development goals) rows to the counts."""
+        cursor.executemany(
+            "INSERT INTO goal_counts (employee_id, performance_goals, development_goals) VALUES (?, ?, ?)"
+            " ON CONFLICT (employee_id) DO UPDATE SET performance_goals = goal_counts.performance_goals"
+            " + excluded.performance_goals, development_goals = goal_counts.development_goals + excluded.development_goals",
+            rows,
+        )
 
 
 @pytest.fixture
@@ -153,12 +156,7 @@ class GatheringCounter(GoalCounter):
         return []
 
     def apply_gathered(self, cursor, gathered):
-        cursor.executemany(
-            "INSERT INTO goal_counts (employee_id, performance_goals, development_goals) VALUES (?, ?, ?)"
-            " ON CONFLICT (employee_id) DO UPDATE SET performance_goals = goal_counts.performance_goals"
-            " + excluded.performance_goals, development_goals = goal_counts.development_goals + excluded.development_goals",
-            gathered,
-        )
+        self.count(cursor, gathered)
 
 
 def test_gathered_rows_are_applied_with_their_positions_in_one_transaction(tmp_path):

@@ -198,8 +198,9 @@ class Bench:
         that the kernel's writing it back does not land in the middle of the next timed figure."""
         began = time.perf_counter()
         os.sync()
-        if time.perf_counter() - began > 1:
-            self.report.say(f"waited {time.perf_counter() - began:.1f} s for earlier writes to reach the disk")
+        waited = time.perf_counter() - began
+        if waited > 1:
+            self.report.say(f"waited {waited:.1f} s for earlier writes to reach the disk")
 
     def _consume(self) -> None:
         self._settle()

@@ -9,7 +9,8 @@ so the latest ``occurred_at`` wins, profile and departure each on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,6 +115,15 @@ class MalformedEvent(ValueError):
     """An event whose envelope decoded but whose data lacks what this read model needs."""
 
 
+@contextmanager
+def _data_read_as_malformed() -> Iterator[None]:
+    """Event data that lacks a field or has the wrong shape raises ``MalformedEvent``, naming what was wrong."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
+
+
 class NewFacts:
     """The rows a batch of events adds, gathered an event at a time (``add``), then stored in one go
     (``store``). A caller that decodes each event just before adding it need not keep the decoded events:
@@ -132,10 +142,8 @@ class NewFacts:
 
     def add(self, kind: str, data: dict[str, Any]) -> None:
         """Gather one event's facts, or raise ``MalformedEvent`` and gather nothing of it."""
-        try:
+        with _data_read_as_malformed():
             self._add(kind, data)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
 
     def _add(self, kind: str, data: dict[str, Any]) -> None:
         # Each branch reads everything it needs before it changes anything: a malformed event adds nothing.
@@ -178,10 +186,8 @@ class NewFacts:
         only the employees these events name (each event's employee, and the performance owner of a new link).
         Over a whole replay from offset zero, that is everyone with a stored fact (what a rebuild needs).
         """
-        try:
+        with _data_read_as_malformed():
             return self._store(cursor, find_dirty)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise MalformedEvent(f"event data is missing or has the wrong shape: {error!r}") from error
 
     def _store(self, cursor: Cursor, find_dirty: bool) -> set[Employee]:
         dirty = set(self.named)
