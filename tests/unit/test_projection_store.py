@@ -1,15 +1,19 @@
 """The projection store applies each batch once: replays and relay duplicates change nothing."""
 
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from tandem_contracts.envelope import decode, encode, stable_event_id
 from tandem_contracts.goals import GoalSet
 from tandem_runtime.database import SQLiteDatabase
-from tandem_runtime.projection import Delivery, ProjectionStore
+from tandem_runtime.projection import Delivery, ProjectionRunner, ProjectionStore
 
 
 def goal_set(employee_id="e-1", kind="performance", version=1, goal_id=None, title="Increase conversions"):
@@ -37,8 +41,8 @@ def goal_set(employee_id="e-1", kind="performance", version=1, goal_id=None, tit
     )
 
 
-def delivered(event, offset, partition=0):
-    message = encode(
+def message_of(event):
+    return encode(
         event,
         event_id=stable_event_id(event.goal_id, event.version),
         source="/tandem/goals",
@@ -46,6 +50,10 @@ def delivered(event, offset, partition=0):
         correlation_id="c",
         causation_id="c",
     )
+
+
+def delivered(event, offset, partition=0):
+    message = message_of(event)
     envelope, decoded = decode(message.headers, message.value)
     return Delivery("tandem.goals.v1", partition, offset, envelope, decoded)
 
@@ -180,3 +188,40 @@ def test_gathered_rows_from_offsets_already_applied_are_refused_whole(tmp_path):
     assert store.positions() == {("tandem.goals.v1", 0): 4}
     assert counts(store) == (1, 0)
     database.close()
+
+
+class CommitsToNobody:
+    """The consumer's part a runner's ``process`` uses: committing offsets beside the batches."""
+
+    def __init__(self):
+        self.committed = {}
+
+    async def commit(self, offsets):
+        self.committed.update(offsets)
+
+    async def stop(self):
+        pass
+
+
+async def test_a_batch_is_applied_while_the_shared_worker_threads_are_all_busy(store):
+    """Queries run in the event loop's shared pool of threads; a burst of them must not hold back the
+    projection's next batch (the read model would fall behind exactly when it is most read)."""
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=2))
+    release = threading.Event()
+    busy = [asyncio.ensure_future(asyncio.to_thread(release.wait)) for _ in range(4)]  # two running, two queued
+    runner = ProjectionRunner(store=store, bootstrap_servers="127.0.0.1:9")
+    runner.consumer = CommitsToNobody()
+    message = message_of(goal_set())
+    record = ConsumerRecord("tandem.goals.v1", 0, 0, 0, 0, b"acme:e-1", message.value, None, 0, 0, message.headers)
+    try:
+        batch = asyncio.ensure_future(runner.process({TopicPartition("tandem.goals.v1", 0): [record]}))
+        # A guard against hanging on a regression, not a timing assertion: the batch needs none of the busy threads.
+        done, _ = await asyncio.wait([batch], timeout=30)
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
+    assert done, "the batch waited for the shared threads"
+    assert batch.result().applied == 1
+    assert counts(store) == (1, 0)
+    await runner.stop()
+    assert runner.consumer.committed == {TopicPartition("tandem.goals.v1", 0): 1}

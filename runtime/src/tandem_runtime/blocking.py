@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -16,9 +18,39 @@ async def run_to_completion(function: Callable[P, T], *args: P.args, **kwargs: P
     A thread cannot be stopped, so a cancelled caller that moved on could close the connection the
     thread is still using. Waiting keeps a transaction whole (committed or rolled back) at shutdown.
     """
-    work = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+    return await _whole(asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs)))
+
+
+async def _whole(work: asyncio.Future[T]) -> T:
     try:
         return await asyncio.shield(work)
     except asyncio.CancelledError:
         await asyncio.wait([work])
         raise
+
+
+class OwnThread:
+    """A thread of its own for one loop's blocking work (a projection's batches, a relay's reads).
+
+    ``asyncio.to_thread`` shares the event loop's default pool with everything else in the process. In a
+    service that answers queries from that pool, a burst of queries would queue in front of the loop's next
+    batch, and the read model would fall behind exactly when it is most read. A loop's work is sequential
+    anyway, so one thread is all it needs, and nothing else waits in its queue.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``function`` in this thread; if the caller is cancelled, let it finish first."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        loop = asyncio.get_running_loop()
+        return await _whole(loop.run_in_executor(self._executor, functools.partial(function, *args, **kwargs)))
+
+    def close(self) -> None:
+        """Let the thread end once its current work is done; a later ``run`` starts a new one."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None

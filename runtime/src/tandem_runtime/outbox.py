@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Message, encode, stable_event_id
-from tandem_runtime.blocking import run_to_completion
+from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.eventstore import CommandContext, TandemApplication, context_of
 from tandem_runtime.metrics import Metrics
@@ -208,6 +208,8 @@ class OutboxRelay:
         self._saved_at = float("-inf")
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Reads of the log never queue behind the commands' own blocking work.
+        self._thread = OwnThread(f"relay-{name}")
         application.on_recorded(self.wake)
 
     def wake(self, _notification_id: int | None = None) -> None:
@@ -224,6 +226,12 @@ class OutboxRelay:
         self._producer = producer
         self._loop = asyncio.get_running_loop()
         backoff = Backoff()
+        try:
+            await self._relay_until_cancelled(backoff)
+        finally:
+            self._thread.close()
+
+    async def _relay_until_cancelled(self, backoff: Backoff) -> None:
         while True:
             storage = await self._hold_lock()
             try:
@@ -236,19 +244,19 @@ class OutboxRelay:
                 await asyncio.sleep(backoff.next())
             finally:
                 self.state.holds_lock = False
-                await asyncio.to_thread(storage.close)
+                await self._thread.run(storage.close)
 
     async def _hold_lock(self) -> RelayStorage:
         while True:
             try:
-                storage = await asyncio.to_thread(self._open_storage)
-                if await asyncio.to_thread(storage.try_lock):
-                    self.state.position = await asyncio.to_thread(storage.load_position, self.name)
+                storage = await self._thread.run(self._open_storage)
+                if await self._thread.run(storage.try_lock):
+                    self.state.position = await self._thread.run(storage.load_position, self.name)
                     self._saved = self.state.position
                     self.state.holds_lock = True
                     log.info("relay %s: holds the lock, resuming after notification %s", self.name, self.state.position)
                     return storage
-                await asyncio.to_thread(storage.close)
+                await self._thread.run(storage.close)
                 log.info("relay %s: another relay holds the lock; standing by", self.name)
             except (psycopg.Error, sqlite3.Error, OSError) as error:
                 self._failed("cannot open the position store", error)
@@ -282,7 +290,7 @@ class OutboxRelay:
         The new position is recorded now if the last record is older than the save interval, else before
         the relay next idles.
         """
-        notifications: Sequence[Notification] = await run_to_completion(
+        notifications: Sequence[Notification] = await self._thread.run(
             self._application.recorder.select_notifications,
             start=self.state.position,
             limit=self._batch_size,
@@ -311,7 +319,7 @@ class OutboxRelay:
         position = self.state.position
         if position is None or position == self._saved:
             return
-        await run_to_completion(storage.save_position, self.name, position)
+        await self._thread.run(storage.save_position, self.name, position)
         self._saved, self._saved_at = position, self._loop_time()
 
     async def _save_at_shutdown(self, storage: RelayStorage) -> None:

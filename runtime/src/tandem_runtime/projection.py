@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Envelope, Headline, UndecodableMessage, decode
-from tandem_runtime.blocking import run_to_completion
+from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.retry import TRANSIENT_DATABASE_ERRORS, Backoff
@@ -242,7 +242,7 @@ class _SeekToTrackedPositions(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         runner = self._runner
-        positions = await asyncio.to_thread(runner.store.positions)
+        positions = await runner.thread.run(runner.store.positions)
         untracked = []
         for tp in assigned:
             offset = positions.get((tp.topic, tp.partition))
@@ -284,6 +284,8 @@ class ProjectionRunner:
         # committed beside the batches, latest offsets winning, never in a batch's way.
         self._offsets_to_commit: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
+        # Batches never queue behind the process's other blocking work (its queries, above all).
+        self.thread = OwnThread(f"projection-{store.read_model.name}")
         self._decode = getattr(store.read_model, "decode", decode)
         self._malformed: tuple[type[Exception], ...] = getattr(store.read_model, "malformed", ())
 
@@ -319,6 +321,7 @@ class ProjectionRunner:
             self._committing.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
+        self.thread.close()
 
     async def run(self) -> None:
         """Consume and apply until cancelled; a batch that fails on a passing outage is retried as a whole."""
@@ -362,7 +365,7 @@ class ProjectionRunner:
                     sources[id(delivery)] = message
             consumed[(tp.topic, tp.partition)] = messages[-1].offset
         try:
-            outcome.applied, outcome.duplicates = await run_to_completion(self.store.apply_batch, deliveries, consumed)
+            outcome.applied, outcome.duplicates = await self.thread.run(self.store.apply_batch, deliveries, consumed)
         except self._malformed as error:
             log.warning("projection %s: a batch holds malformed data, isolating it: %s", self.store.read_model.name, error)
             await self._apply_isolating_poison(deliveries, sources, consumed, outcome)
@@ -407,11 +410,11 @@ class ProjectionRunner:
             else:
                 valid.append(delivery)
         try:
-            outcome.applied, outcome.duplicates = await run_to_completion(self.store.apply_batch, valid, consumed)
+            outcome.applied, outcome.duplicates = await self.thread.run(self.store.apply_batch, valid, consumed)
             return
         except self._malformed:
             pass
-        outcome.applied, outcome.duplicates, rejected = await run_to_completion(
+        outcome.applied, outcome.duplicates, rejected = await self.thread.run(
             self.store.apply_each, valid, consumed, self._malformed
         )
         for delivery, error in rejected:
