@@ -508,6 +508,21 @@ async def test_cascading_to_named_employees_reaches_each_once_across_teams(org: 
         assert data["kind"] == "development" and data["parent_goal_id"] == parent["goal_id"]
 
 
+async def test_a_retried_cascade_answers_as_the_first_did_and_sets_nothing_more(org: Goals):
+    parent = await org.set_goal(team_goal("mgr-ana"))
+    body = {"parent_goal_id": parent["goal_id"], "goal": goal_template(conversion_goal()), "manager_id": "mgr-ana"}
+    key = f"key-{uuid.uuid4()}"
+
+    first = await org.cascade(body, "mgr-ana", Idempotency_Key=key)
+    retry = await org.cascade(body, "mgr-ana", Idempotency_Key=key)
+
+    assert (first.status_code, retry.status_code) == (201, 200), retry.text
+    assert first.headers["content-type"] == "application/json" and "Idempotent-Replayed" not in first.headers
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json() and first.json()["count"] == 2
+    assert [header(m, "ce_type") for m in await org.published()].count(GOAL_SET) == 3  # the parent and two children
+
+
 async def test_a_cascade_skips_reports_who_have_departed(org: Goals):
     parent = await org.set_goal(team_goal("mgr-ana"))
     left = await org.api.delete("/v1/directory/employees/rep-chloe", headers=org.headers())

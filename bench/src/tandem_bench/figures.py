@@ -525,6 +525,10 @@ class Bench:
         people = [e.employee_id for e in self._employees("cascade")][: self.size.cascade_employees]
         runs = []
         for run in range(self.size.cascade_runs):
+            # Each cascade starts on a quiet machine: the other services have digested the previous one's goals
+            # (thousands of dashboard cards to recompute), as they would have between two real cascades.
+            for service in self.services.values():
+                service.wait_idle(timeout=self.size.settle_timeout)
             parent = httpx.post(f"{goals.url}/v1/goals", json=self._goal_body(ceo, f"Organisation goal {run}", "organisation"),
                                 headers={"X-Tenant-ID": self.tenant, "X-Actor-ID": ceo}, timeout=60)
             parent.raise_for_status()

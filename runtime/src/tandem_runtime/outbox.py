@@ -290,21 +290,14 @@ class OutboxRelay:
         The new position is recorded now if the last record is older than the save interval, else before
         the relay next idles.
         """
-        notifications: Sequence[Notification] = await self._thread.run(
-            self._application.recorder.select_notifications,
-            start=self.state.position,
-            limit=self._batch_size,
-            inclusive_of_start=self.state.position is None,
-        )
-        if not notifications:
+        read, last_id, messages = await self._thread.run(self._read_batch, self.state.position)
+        if not read:
             return 0
         assert self._producer is not None, "run() attaches the producer"
-        messages = [message for message in map(self._to_message, notifications) if message is not None]
         deliveries = [
             await self._producer.send(m.topic, value=m.value, key=m.key, headers=m.headers) for m in messages
         ]
         await asyncio.gather(*deliveries)
-        last_id = notifications[-1].id
         self.state.position = last_id
         self.state.published += len(messages)
         if self._metrics:
@@ -312,7 +305,19 @@ class OutboxRelay:
             self._metrics.relay_position.set(last_id)
         if self._loop_time() - self._saved_at >= self._save_interval:
             await self._save_position(storage)
-        return len(notifications)
+        return read
+
+    def _read_batch(self, position: int | None) -> tuple[int, int, list[Message]]:
+        """The next notifications after ``position`` as messages (in the relay's thread: decoding and encoding
+        a batch takes tens of milliseconds, which the event loop spends on requests instead); returns how many
+        notifications were read, the last one's id, and the messages."""
+        notifications: Sequence[Notification] = self._application.recorder.select_notifications(
+            start=position, limit=self._batch_size, inclusive_of_start=position is None
+        )
+        if not notifications:
+            return 0, 0, []
+        messages = [message for message in map(self._to_message, notifications) if message is not None]
+        return len(notifications), notifications[-1].id, messages
 
     async def _save_position(self, storage: RelayStorage) -> None:
         """Record the acknowledged position, if it moved since the last record."""
