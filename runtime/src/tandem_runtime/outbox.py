@@ -101,7 +101,7 @@ class SQLiteRelayStorage(RelayStorage):
     """Position in the event store's SQLite file; a file lock beside it."""
 
     def __init__(self, path: str) -> None:
-        self._lock = FileLock(f"{path}.relay.lock", thread_local=False)  # taken in a worker thread, released in another
+        self._lock = FileLock(f"{path}.relay.lock", thread_local=False)  # not tied to the thread that took it
         self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._connection.execute(_POSITION_TABLE)
         self._guard = threading.Lock()
