@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from tandem_contracts.envelope import UndecodableMessage
 from tandem_projections.facts import Employee
 from tandem_projections.read_model import DashboardsReadModel, cards_in_parallel, refresh_all_cards
+from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
 
@@ -142,6 +143,8 @@ async def replay(
     decode = getattr(read_model, "decode")
     malformed: tuple[type[Exception], ...] = getattr(read_model, "malformed", ())
     gather = getattr(read_model, "gather", None)
+    # Inside the running service (a rebuild's catch-up), the batches must not queue behind its queries.
+    thread = OwnThread(f"replay-{read_model.name}")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=None,
@@ -160,7 +163,7 @@ async def replay(
         ]
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
-        tracked = await asyncio.to_thread(store.positions)
+        tracked = await thread.run(store.positions)
         beginnings = {}
         for tp in partitions:
             begin = max(starts[tp], tracked.get((tp.topic, tp.partition), -1) + 1)
@@ -246,7 +249,7 @@ async def replay(
                 if writing is not None:
                     new, passed = await writing
                     applied, skipped = applied + new, skipped + passed
-                writing = asyncio.create_task(asyncio.to_thread(decode_and_apply, fetched)) if fetched else None
+                writing = asyncio.create_task(thread.run(decode_and_apply, fetched)) if fetched else None
                 if progress:
                     progress(done, total)
             if writing is not None:
@@ -259,6 +262,7 @@ async def replay(
         return applied, skipped
     finally:
         await consumer.stop()
+        thread.close()
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
