@@ -105,6 +105,25 @@ def test_an_idempotency_key_reused_for_a_different_goal_is_422(client):
     assert response.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
+def test_a_retried_close_answers_as_the_first_did_though_the_goal_is_closed_now(client, service):
+    goal_id = client.post("/v1/goals", json=PERFORMANCE).json()["goal_id"]
+    close = {"outcome": "achieved", "final_value": "16"}
+    first = client.post(f"/v1/goals/{goal_id}/close", json=close, headers={"Idempotency-Key": "close-1"})
+    second = client.post(f"/v1/goals/{goal_id}/close", json=close, headers={"Idempotency-Key": "close-1"})
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.headers["idempotent-replayed"] == "true" and second.json() == first.json()
+    assert [type(event).__name__ for event in published(service)] == ["GoalSet", "GoalClosed"]
+    again = client.post(f"/v1/goals/{goal_id}/close", json=close, headers={"Idempotency-Key": "close-2"})
+    assert again.status_code == 422  # a new request is refused by the rules, as before
+
+
+def test_a_reused_key_is_named_even_when_the_rules_refuse_the_second_request(client):
+    client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "reused-bad"})
+    response = client.post("/v1/goals", json={**PERFORMANCE, "employee_id": "nobody"}, headers={"Idempotency-Key": "reused-bad"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
 def test_the_same_idempotency_key_in_two_tenants_sets_two_goals(client):
     a = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "k", "X-Tenant-ID": "acme"})
     b = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "k", "X-Tenant-ID": "globex"})

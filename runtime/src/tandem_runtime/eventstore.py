@@ -125,12 +125,19 @@ class TandemApplication(Application[UUID]):
 
         With a ``request_key``, a retry replays the first outcome and changes nothing. A concurrent
         change to the same aggregates raises ``ConcurrentChange`` rather than losing either write.
+
+        The key is looked up only when the command cannot go through as new: its remembered outcome is saved
+        in the same transaction as the events, so a retry's save collides with it and is undone whole, and a
+        retry the rules now refuse (the goal it closed is closed) finds it before the refusal is reported.
+        A first request, the usual case, costs no lookup.
         """
-        if request_key is not None:
-            replayed = self._replay(request_key)
+        try:
+            aggregates, outcome = decide()
+        except Exception:
+            replayed = self._replay(request_key) if request_key is not None else None
             if replayed is not None:
                 return Executed(replayed, replayed=True)
-        aggregates, outcome = decide()
+            raise
         remembered = (
             [IdempotentRequest(record_id=request_key.record_id, digest=request_key.digest, outcome=outcome)]
             if request_key is not None
