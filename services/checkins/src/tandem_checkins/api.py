@@ -16,7 +16,7 @@ from tandem_checkins.application import CheckInNotFound, CheckInsApplication, Re
 from tandem_checkins.outbound import entry_contract
 from tandem_contracts import checkins as contract
 from tandem_runtime.eventstore import Executed
-from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
+from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_answer, command_headers, tenant_header
 
 
 class _Body(BaseModel):
@@ -154,7 +154,7 @@ def checkins_router(application: CheckInsApplication, default_tenant: str) -> AP
             raise RequestRefused(404, f"check-in {checkin_id} not found") from None
 
     @router.post("/check-ins", status_code=201, response_model=CheckInView, summary="Record a check-in")
-    def record_check_in(body: RecordCheckInRequest, response: Response, request: CommandRequest = headers) -> CheckInView:
+    def record_check_in(body: RecordCheckInRequest, request: CommandRequest = headers) -> Response:
         """Record a check-in on an employee's own open goals: KPI values in the goal's unit, development
         activities, the skill applied to a performance goal, and 360-degree feedback. Future dates are refused."""
         recorded_by = request.actor or body.held_by[0]
@@ -166,11 +166,8 @@ def checkins_router(application: CheckInsApplication, default_tenant: str) -> AP
         executed = run(lambda: application.record_check_in(command, request.context(recorded_by), key))
         checkin_id = executed.outcome["checkin_id"]
         check_in = executed.saved_as(UUID(checkin_id), domain.CheckIn) or load(request.tenant_id, checkin_id)
-        response.status_code = 200 if executed.replayed else 201
-        if executed.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        response.headers["Location"] = f"/v1/check-ins/{check_in.id}"
-        return check_in_view(check_in)
+        return command_answer(check_in_view(check_in), replayed=executed.replayed,
+                              headers={"Location": f"/v1/check-ins/{check_in.id}"})
 
     @router.get("/check-ins/{checkin_id}", response_model=CheckInView, summary="Read a check-in")
     def get_check_in(checkin_id: Annotated[str, Path()], tenant_id: str = tenant) -> CheckInView:

@@ -33,6 +33,7 @@ from tandem_runtime.http import (
     PROBLEM_RESPONSES,
     CommandRequest,
     RequestRefused,
+    command_answer,
     command_headers,
     expected_version,
     tenant_header,
@@ -342,15 +343,11 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         except GoalNotFound:
             return "unknown"  # the command refuses the missing parent, naming the field
 
-    def answer(response: Response, executed: Executed, tenant_id: str, status: int = 201) -> GoalView:
+    def answer(response: Response, executed: Executed, tenant_id: str, status: int = 201) -> Response:
         goal_id = executed.outcome["goal_id"]
         goal = executed.saved_as(UUID(goal_id), domain.Goal) or load(tenant_id, goal_id)
-        response.status_code = 200 if executed.replayed else status
-        if executed.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        response.headers["Location"] = f"/v1/goals/{goal.id}"
-        response.headers["ETag"] = f'"{goal.version}"'
-        return goal_view(goal)
+        headers = {**response.headers, "Location": f"/v1/goals/{goal.id}", "ETag": f'"{goal.version}"'}  # and e.g. Link-ID
+        return command_answer(goal_view(goal), replayed=executed.replayed, status=status, headers=headers)
 
     def on_goal(
         goal_id: str,
@@ -358,7 +355,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         response: Response,
         act: Callable[[domain.Goal, str], Callable[[], Executed]],
         status: int = 201,
-    ) -> GoalView:
+    ) -> Response:
         """Run a command on an existing goal; the actor defaults to the goal's owner."""
         current = load(request.tenant_id, goal_id)
         executed = run(act(current, request.actor or current.owner_id))
@@ -369,7 +366,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         body: SetGoalRequest,
         response: Response,
         request: CommandRequest = headers,
-    ) -> GoalView:
+    ) -> Response:
         """Set a SMART goal for an employee in the directory. A development goal's ``capacity.hours_per_month``
         counts against the owner's monthly development-hours limit."""
         set_by = body.set_by or request.actor or body.employee_id
@@ -391,7 +388,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         response: Response,
         request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
-    ) -> GoalView:
+    ) -> Response:
         """Change what an open goal aims at, with a reason. KPI target changes stay in ``target_history``."""
 
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
@@ -409,7 +406,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         response: Response,
         request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
-    ) -> GoalView:
+    ) -> Response:
         """Close a goal: achieved, partially achieved, missed or abandoned. A closed goal never changes again."""
 
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:
@@ -429,7 +426,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         response: Response,
         request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
-    ) -> GoalView:
+    ) -> Response:
         """Align the development goal ``goal_id`` to the performance goal it serves: a ``capability_gap`` (the
         missing skill and the evidence) or a ``future_role``. Another employee's performance goal can be served
         only if it is an organisation or team goal. The new link is in ``links``; its id in ``Link-ID``."""
@@ -458,7 +455,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         request: CommandRequest = headers,
         reason: Annotated[str, Query(max_length=2000)] = "",
         if_match: IfMatchHeader = None,
-    ) -> GoalView:
+    ) -> Response:
         """Remove a development goal's alignment to a performance goal."""
 
         def act(current: domain.Goal, who: str) -> Callable[[], Executed]:

@@ -21,6 +21,7 @@ from tandem_runtime.http import (
     PROBLEM_RESPONSES,
     CommandRequest,
     RequestRefused,
+    command_answer,
     command_headers,
     expected_version,
     tenant_header,
@@ -157,7 +158,7 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         except (ReviewNotFound, ValueError):
             raise RequestRefused(404, f"review {review_id} not found") from None
 
-    def run(response: Response, tenant_id: str, command: Callable[[], Executed]) -> ReviewView:
+    def run(status: int, tenant_id: str, command: Callable[[], Executed]) -> Response:
         try:
             executed = command()
         except domain.ReviewRuleBroken as broken:
@@ -167,54 +168,50 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         except StaleReview as clash:
             raise RequestRefused(409, str(clash), field="If-Match", rule="current_version") from None
         review = load(tenant_id, executed.outcome["review_id"])
-        if executed.replayed:
-            response.status_code = 200
-            response.headers["Idempotent-Replayed"] = "true"
-        response.headers["Location"] = f"/v1/reviews/{review.id}"
-        response.headers["ETag"] = f'"{review.version}"'
-        return review_view(review)
+        headers = {"Location": f"/v1/reviews/{review.id}", "ETag": f'"{review.version}"'}
+        return command_answer(review_view(review), replayed=executed.replayed, status=status, headers=headers)
 
     @router.post("/reviews", status_code=201, response_model=ReviewView, summary="Start a review")
-    def start(body: StartReviewRequest, response: Response, request: CommandRequest = headers) -> ReviewView:
+    def start(body: StartReviewRequest, request: CommandRequest = headers) -> Response:
         """Start the review of one employee's cycle. To correct a completed review, start a new one naming it."""
         reviewer = body.reviewer_id or request.actor or "unknown"
         command = StartReview(request.tenant_id, body.employee_id, body.cycle, body.next_cycle, reviewer, body.corrects_review_id)
         key = request.request_key("start", body)
-        return run(response, request.tenant_id, lambda: application.start_review(command, request.context(reviewer), key))
+        return run(201, request.tenant_id, lambda: application.start_review(command, request.context(reviewer), key))
 
     @router.put("/reviews/{review_id}/steps/performance", status_code=200, response_model=ReviewView, summary="Step 1: performance")
     def performance(
-        review_id: Annotated[str, Path()], body: PerformanceStep, response: Response,
+        review_id: Annotated[str, Path()], body: PerformanceStep,
         request: CommandRequest = headers, if_match: IfMatchHeader = None,
-    ) -> ReviewView:
+    ) -> Response:
         """Every performance goal of the cycle: target, actual (default: the last KPI check-in), attainment, rating,
         the why and the how. Replaces what the step held."""
         review = load(request.tenant_id, review_id)
         assessments = [GoalAssessment(g.goal_id, g.rating, g.factors, g.how, g.actual) for g in body.goals]
         key = request.request_key(f"performance:{review.id}", body)
         context = request.context(review.reviewer_id)
-        return run(response, request.tenant_id, lambda: application.record_performance(
+        return run(200, request.tenant_id, lambda: application.record_performance(
             request.tenant_id, review.id, assessments, expected_version(if_match), context, key))
 
     @router.put("/reviews/{review_id}/steps/connections", status_code=200, response_model=ReviewView, summary="Step 2: connections")
     def connections(
-        review_id: Annotated[str, Path()], body: ConnectionsStep, response: Response,
+        review_id: Annotated[str, Path()], body: ConnectionsStep,
         request: CommandRequest = headers, if_match: IfMatchHeader = None,
-    ) -> ReviewView:
+    ) -> Response:
         """The capability gaps that appeared, and the development that paid off."""
         review = load(request.tenant_id, review_id)
         gaps = [domain.CapabilityGapFound(g.skill, g.performance_goal_id, g.note) for g in body.capability_gaps]
         payoffs = [domain.DevelopmentPayoff(p.development_goal_id, p.performance_goal_id, p.note) for p in body.payoffs]
         key = request.request_key(f"connections:{review.id}", body)
         context = request.context(review.reviewer_id)
-        return run(response, request.tenant_id, lambda: application.record_connections(
+        return run(200, request.tenant_id, lambda: application.record_connections(
             request.tenant_id, review.id, gaps, payoffs, expected_version(if_match), context, key))
 
     @router.put("/reviews/{review_id}/steps/development", status_code=200, response_model=ReviewView, summary="Step 3: development")
     def development(
-        review_id: Annotated[str, Path()], body: DevelopmentStep, response: Response,
+        review_id: Annotated[str, Path()], body: DevelopmentStep,
         request: CommandRequest = headers, if_match: IfMatchHeader = None,
-    ) -> ReviewView:
+    ) -> Response:
         """Was each skill applied (with evidence), and the plan: next cycle's development goals, each serving a
         performance goal, with hours per month, budget and mentor. On completion they become draft goals."""
         review = load(request.tenant_id, review_id)
@@ -222,19 +219,19 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
         plan = [_planned(goal) for goal in body.plan]
         key = request.request_key(f"development:{review.id}", body)
         context = request.context(review.reviewer_id)
-        return run(response, request.tenant_id, lambda: application.record_development(
+        return run(200, request.tenant_id, lambda: application.record_development(
             request.tenant_id, review.id, results, plan, expected_version(if_match), context, key))
 
     @router.post("/reviews/{review_id}/complete", status_code=201, response_model=ReviewView, summary="Complete a review")
     def complete(
-        review_id: Annotated[str, Path()], response: Response, request: CommandRequest = headers,
+        review_id: Annotated[str, Path()], request: CommandRequest = headers,
         if_match: IfMatchHeader = None,
-    ) -> ReviewView:
+    ) -> Response:
         """Complete the review: all three steps must be filled. Publishes ReviewCompleted; never changes again."""
         review = load(request.tenant_id, review_id)
         key = request.request_key(f"complete:{review.id}")
         context = request.context(review.reviewer_id)
-        return run(response, request.tenant_id, lambda: application.complete_review(
+        return run(201, request.tenant_id, lambda: application.complete_review(
             request.tenant_id, review.id, expected_version(if_match), context, key))
 
     @router.get("/reviews/{review_id}", response_model=ReviewView, summary="Read a review")
