@@ -32,7 +32,7 @@ import httpx
 import orjson
 import psycopg
 
-from tandem_bench.http_load import Connection, LoadResult, build_request, closed_loop, open_loop, percentile
+from tandem_bench.http_load import Connection, LoadResult, Pacer, build_request, closed_loop, open_loop, percentile
 from tandem_bench.kafka_io import LocalKafka, consume_all, events_on, produce, wait_for_events
 from tandem_bench.processes import BIN, PeakRss, ServiceProcess, run_worker
 from tandem_bench.report import Report, Row, machine_info
@@ -76,7 +76,9 @@ def _poll_interval(age: float) -> float:
     return 0.005 if age < 0.15 else 0.025 if age < 1 else 0.25
 
 
-POLLING = "polled every 5 ms (after 150 ms every 25, after 1 s every 250)"
+POLLS_PER_SECOND = 400
+POLLING = (f"polled every 5 ms (after 150 ms every 25, after 1 s every 250), at most {POLLS_PER_SECOND} polls/s"
+           " in all")
 
 
 class Bench:
@@ -564,8 +566,10 @@ class Bench:
     # --- 5. freshness -------------------------------------------------------------------------------------
     # The pollers ask the same service whose freshness they measure: each poll costs it a query. Polled every
     # 5 ms near the target, a sample is timed to within 5 ms; one already late is polled less and less often,
-    # or the pollers of a lagging projection (hundreds at once) would take the process from the projection
-    # they wait on, and the lag would feed on itself.
+    # and all of them together poll at most POLLS_PER_SECOND times a second. Otherwise the pollers of a
+    # lagging projection (hundreds at once) would take the process from the projection they wait on, and the
+    # lag would feed on itself. While the projection keeps up, a few samples wait at a time and the cap is
+    # never reached.
 
     def _freshness(self) -> None:
         waited = self._wait_visible_marker(timeout=self.size.settle_timeout)
@@ -588,6 +592,7 @@ class Bench:
         samples: list[float] = []
         unseen: list[str] = []
         pollers: list[Connection] = []
+        pacer = Pacer(POLLS_PER_SECOND)
 
         async def watch(i: int, answered: float, status: int, body: bytes) -> None:
             if status != 201 or i % every:
@@ -598,6 +603,7 @@ class Bench:
             try:
                 connection = pollers.pop() if pollers else await Connection.open(projections.port)
                 while (age := time.perf_counter() - answered) < 30:
+                    await pacer.wait()
                     _, shown = await connection.request(request)
                     if goal_id in shown:
                         samples.append((time.perf_counter() - answered) * 1000)
