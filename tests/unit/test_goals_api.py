@@ -1,5 +1,8 @@
 """The goals HTTP API over an in-memory event store: status codes, errors, idempotency."""
 
+import asyncio
+import inspect
+import threading
 from uuid import uuid4
 
 import pytest
@@ -7,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tandem_goals.main import GoalsSettings, build_service
 from tandem_goals.outbound import to_integration_event
+from tandem_runtime.blocking import command_endpoint_for
 from tandem_runtime.eventstore import context_of
 from tests.examples import conversion_goal, employee
 
@@ -165,3 +169,43 @@ def test_health_and_metrics_answer(client):
     client.post("/v1/goals", json=PERFORMANCE)
     metrics = client.get("/metrics").text
     assert 'tandem_http_requests_total{method="POST",route="/v1/goals",status="201"} 1.0' in metrics
+
+
+def _runs_on_a_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_a_command_over_sqlite_runs_on_the_event_loop_and_a_cascade_in_a_worker_thread(tmp_path):
+    built = build_service(GoalsSettings(database_url=f"sqlite:///{tmp_path}/events.db"))
+    built.directory.record(*(employee(e, tenant_id="demo") for e in ("e-1", "e-2")))
+    seen = {}
+    for name in ("set_goal", "cascade_goal"):
+        command = getattr(built.application, name)
+
+        def noting(*args, _command=command, _name=name, **kwargs):
+            seen[_name] = _runs_on_a_loop()
+            return _command(*args, **kwargs)
+
+        setattr(built.application, name, noting)
+    client = TestClient(built.http)
+    parent = client.post("/v1/goals", json={**PERFORMANCE, "level": "team"})
+    assert parent.status_code == 201, parent.text
+    cascade = {"parent_goal_id": parent.json()["goal_id"], "goal": {k: v for k, v in PERFORMANCE.items() if k != "employee_id"},
+               "employee_ids": ["e-2"]}
+    assert client.post("/v1/goals:cascade", json=cascade).status_code == 201
+    assert seen == {"set_goal": True, "cascade_goal": False}
+
+
+def test_over_postgresql_a_command_endpoint_stays_a_plain_function_for_a_worker_thread():
+    def endpoint(goal_id: str) -> int:
+        return threading.get_ident()
+
+    assert command_endpoint_for("postgresql://tandem@127.0.0.1:5432/tandem")(endpoint) is endpoint
+    on_the_loop = command_endpoint_for("sqlite:///var/goals/events.db")(endpoint)
+    assert inspect.iscoroutinefunction(on_the_loop)
+    assert inspect.signature(on_the_loop) == inspect.signature(endpoint)
+    assert asyncio.run(on_the_loop("g-1")) == threading.get_ident()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -134,7 +134,9 @@ def _domain_entry(entry: PerformanceEntryIn | DevelopmentEntryIn) -> domain.Entr
     )
 
 
-def checkins_router(application: CheckInsApplication, default_tenant: str) -> APIRouter:
+def checkins_router(
+    application: CheckInsApplication, default_tenant: str, command_endpoint: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> APIRouter:
     """The check-in routes, bound to one application."""
     router = APIRouter(prefix="/v1", tags=["check-ins"], responses=PROBLEM_RESPONSES)
     # Dependencies as defaults: these annotations are strings, and closure names do not resolve from them.
@@ -154,6 +156,7 @@ def checkins_router(application: CheckInsApplication, default_tenant: str) -> AP
             raise RequestRefused(404, f"check-in {checkin_id} not found") from None
 
     @router.post("/check-ins", status_code=201, response_model=CheckInView, summary="Record a check-in")
+    @command_endpoint
     def record_check_in(body: RecordCheckInRequest, request: CommandRequest = headers) -> Response:
         """Record a check-in on an employee's own open goals: KPI values in the goal's unit, development
         activities, the skill applied to a performance goal, and 360-degree feedback. Future dates are refused."""

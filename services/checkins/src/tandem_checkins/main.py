@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from tandem_checkins.api import checkins_router
 from tandem_checkins.application import CheckInsApplication
 from tandem_checkins.outbound import SOURCE, to_integration_event
-from tandem_runtime.blocking import run_to_completion
+from tandem_runtime.blocking import command_endpoint_for, run_to_completion
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import SQLDatabase
 from tandem_runtime.directory import Directory, DirectoryReadModel
@@ -144,7 +144,7 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
     install_operational_routes(
         http, metrics, readiness_checks={"feeds": feeds_run}, liveness_checks={"loops": supervisor.check}
     )
-    http.include_router(checkins_router(application, settings.default_tenant))
+    http.include_router(checkins_router(application, settings.default_tenant, command_endpoint_for(settings.database_url)))
     return CheckInsService(
         http=http, application=application, goals=goals, directory=directory, relay=relay, metrics=metrics
     )

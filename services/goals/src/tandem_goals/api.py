@@ -314,8 +314,11 @@ def _revision_changes(body: ReviseGoalRequest, current: domain.Goal) -> dict[str
 
 # --- routes ---------------------------------------------------------------------------------------------
 
-def goals_router(application: GoalsApplication, default_tenant: str) -> APIRouter:
-    """The goal routes, bound to one application."""
+def goals_router(
+    application: GoalsApplication, default_tenant: str, command_endpoint: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> APIRouter:
+    """The goal routes, bound to one application; ``command_endpoint`` says where a command runs
+    (``tandem_runtime.blocking.command_endpoint_for``)."""
     router = APIRouter(prefix="/v1", tags=["goals"], responses=PROBLEM_RESPONSES)
     # Dependencies as defaults: these annotations are strings, and closure names do not resolve from them.
     headers = Depends(command_headers(default_tenant))
@@ -362,6 +365,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         return answer(response, executed, request.tenant_id, status)
 
     @router.post("/goals", status_code=201, response_model=GoalView, summary="Set a goal")
+    @command_endpoint
     def set_goal(
         body: SetGoalRequest,
         response: Response,
@@ -382,6 +386,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         return goal_view(goal)
 
     @router.post("/goals/{goal_id}/revisions", status_code=201, response_model=GoalView, summary="Revise a goal")
+    @command_endpoint
     def revise_goal(
         goal_id: GoalIdPath,
         body: ReviseGoalRequest,
@@ -400,6 +405,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         return on_goal(goal_id, request, response, act)
 
     @router.post("/goals/{goal_id}/close", status_code=201, response_model=GoalView, summary="Close a goal")
+    @command_endpoint
     def close_goal(
         goal_id: GoalIdPath,
         body: CloseRequest,
@@ -420,6 +426,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         return on_goal(goal_id, request, response, act)
 
     @router.post("/goals/{goal_id}/links", status_code=201, response_model=GoalView, summary="Link a development goal to a performance goal")
+    @command_endpoint
     def link_goals(
         goal_id: GoalIdPath,
         body: LinkRequest,
@@ -448,6 +455,7 @@ def goals_router(application: GoalsApplication, default_tenant: str) -> APIRoute
         return on_goal(goal_id, request, response, act)
 
     @router.delete("/goals/{goal_id}/links/{link_id}", response_model=GoalView, summary="Remove a link")
+    @command_endpoint
     def unlink_goals(
         goal_id: GoalIdPath,
         link_id: Annotated[UUID, Path()],

@@ -17,6 +17,7 @@ from tandem_goals.application import GoalsApplication
 from tandem_goals.directory_api import directory_router
 from tandem_goals.outbound import SOURCE, to_integration_event
 from tandem_goals.reactions import NextCyclePlanner
+from tandem_runtime.blocking import command_endpoint_for
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import SQLDatabase
 from tandem_runtime.directory import Directory, DirectoryReadModel
@@ -151,7 +152,7 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         readiness_checks={"event_store": event_store_answers, "feeds": feeds_run},
         liveness_checks={"loops": supervisor.check},
     )
-    http.include_router(goals_router(application, settings.default_tenant))
+    http.include_router(goals_router(application, settings.default_tenant, command_endpoint_for(settings.database_url)))
     http.include_router(directory_router(directory, publisher, clock, settings.default_tenant))
     return GoalsService(http=http, application=application, directory=directory, relay=relay, metrics=metrics)
 
