@@ -58,7 +58,11 @@ class OwnThread:
             self._executor = None
 
 
-def command_endpoint_for(event_store_url: str) -> Callable[[Callable[P, T]], Callable[P, Any]]:
+CommandEndpoint = Callable[[Callable[..., Any]], Callable[..., Any]]
+"""Turns a command endpoint written as a plain function into the one to register (``command_endpoint_for``)."""
+
+
+def command_endpoint_for(event_store_url: str) -> CommandEndpoint:
     """A decorator for HTTP command endpoints written as plain functions: where their blocking work runs.
 
     On an SQLite (or in-memory) event store a command is work under the interpreter lock from start to end:

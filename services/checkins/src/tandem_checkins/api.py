@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -15,6 +15,7 @@ from tandem_checkins import domain
 from tandem_checkins.application import CheckInNotFound, CheckInsApplication, RecordCheckIn
 from tandem_checkins.outbound import entry_contract
 from tandem_contracts import checkins as contract
+from tandem_runtime.blocking import CommandEndpoint
 from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_answer, command_headers, tenant_header
 
@@ -135,7 +136,7 @@ def _domain_entry(entry: PerformanceEntryIn | DevelopmentEntryIn) -> domain.Entr
 
 
 def checkins_router(
-    application: CheckInsApplication, default_tenant: str, command_endpoint: Callable[[Callable[..., Any]], Callable[..., Any]]
+    application: CheckInsApplication, default_tenant: str, command_endpoint: CommandEndpoint
 ) -> APIRouter:
     """The check-in routes, bound to one application."""
     router = APIRouter(prefix="/v1", tags=["check-ins"], responses=PROBLEM_RESPONSES)

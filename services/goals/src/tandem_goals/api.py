@@ -28,6 +28,7 @@ from tandem_goals.application import (
     StaleVersion,
     UnlinkGoals,
 )
+from tandem_runtime.blocking import CommandEndpoint
 from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import (
     PROBLEM_RESPONSES,
@@ -315,7 +316,7 @@ def _revision_changes(body: ReviseGoalRequest, current: domain.Goal) -> dict[str
 # --- routes ---------------------------------------------------------------------------------------------
 
 def goals_router(
-    application: GoalsApplication, default_tenant: str, command_endpoint: Callable[[Callable[..., Any]], Callable[..., Any]]
+    application: GoalsApplication, default_tenant: str, command_endpoint: CommandEndpoint
 ) -> APIRouter:
     """The goal routes, bound to one application; ``command_endpoint`` says where a command runs
     (``tandem_runtime.blocking.command_endpoint_for``)."""
@@ -490,8 +491,7 @@ def goals_router(
         # Written straight from the outcome, whose ids are strings already: returned as a ``CascadeView``, each
         # of up to ten thousand entries would be built and validated as a model once more.
         view = {"parent_goal_id": executed.outcome["parent_goal_id"], "count": len(goals), "goals": goals}
-        return Response(orjson.dumps(view), status_code=200 if executed.replayed else 201, media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"} if executed.replayed else None)
+        return command_answer(orjson.dumps(view), replayed=executed.replayed)
 
     @router.get("/employees/{employee_id}/work-plan", response_model=WorkPlanView, summary="Development hours of an employee")
     def work_plan(employee_id: str, tenant_id: str = tenant) -> WorkPlanView:
