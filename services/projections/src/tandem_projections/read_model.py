@@ -289,6 +289,29 @@ def _recent_kpi_checkins(cursor: Cursor, tenant: str, goal_ids: list[str], recen
     return cursor.fetchall()
 
 
+def _rows_of_goals(cursor: Cursor, table: str, fields: str, tenant: str, goal_ids: list[str]) -> list[Any]:
+    """``fields`` of ``table``'s rows for ``goal_ids``, a table keyed (tenant, goal, ...).
+
+    On PostgreSQL, one index lookup per goal: given the whole list in ``IN (...)``, the planner expects each
+    goal to have the table's average number of rows, while many have none (a performance goal has no
+    development check-ins), and so it often scans the whole table instead. (``OFFSET 0`` keeps the subquery
+    a lookup per goal.)
+    """
+    if isinstance(cursor, sqlite3.Cursor):
+        cursor.execute(
+            f"SELECT {fields} FROM {table} WHERE tenant_id = ? AND goal_id IN ({','.join('?' * len(goal_ids))})",
+            (tenant, *goal_ids),
+        )
+        return cursor.fetchall()
+    cursor.execute(
+        f"SELECT {', '.join('r.' + name for name in fields.split(', '))}"
+        " FROM unnest(?::text[]) AS wanted(goal_id) CROSS JOIN LATERAL ("
+        f" SELECT {fields} FROM {table} WHERE tenant_id = ? AND goal_id = wanted.goal_id OFFSET 0) AS r",
+        (goal_ids, tenant),
+    )
+    return cursor.fetchall()
+
+
 def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: int | None = None) -> Facts:
     """Everything the cards of ``employee_ids`` show: their goals, links, the goals at the links' other ends,
     the check-ins on all of those, missed check-ins, reviews and directory records.
@@ -347,17 +370,11 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
             kpi_names = _RECENT_KPI_NAMES
         for goal_id, *values in kpi_rows:
             facts.kpi_checkins[goal_id].append(dict(zip(kpi_names, values)))
-        cursor.execute(
-            f"SELECT goal_id, checkin_id, held_on, entry FROM rm_development_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
-            (tenant, *chunk),
-        )
-        for goal_id, checkin_id, held_on, entry in cursor.fetchall():
+        for goal_id, checkin_id, held_on, entry in _rows_of_goals(
+            cursor, "rm_development_checkins", "goal_id, checkin_id, held_on, entry", tenant, chunk
+        ):
             facts.development_checkins[goal_id].append({**orjson.loads(entry), "checkin_id": checkin_id, "held_on": held_on})
-        cursor.execute(
-            f"SELECT goal_id, period_end FROM rm_missed_checkins WHERE tenant_id = ? AND goal_id IN ({in_chunk})",
-            (tenant, *chunk),
-        )
-        for goal_id, period_end in cursor.fetchall():
+        for goal_id, period_end in _rows_of_goals(cursor, "rm_missed_checkins", "goal_id, period_end", tenant, chunk):
             facts.missed[goal_id].append(period_end)
     # Sorted here, not by the database, so SQLite and PostgreSQL give the same order (their collations differ).
     for history in (*facts.kpi_checkins.values(), *facts.development_checkins.values()):

@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,12 +287,15 @@ async def rebuild_store(
     parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
     if parallel:
         ProjectionStore(database, DashboardsReadModel(defer_cards=True))  # the schema, made once
+        await asyncio.to_thread(_hold_autovacuum, database)
         applied, skipped, cards, replay_seconds = await asyncio.to_thread(
             _rebuild_in_processes, database, database_url, bootstrap_servers, workers, progress, cards_progress
         )
     else:
         read_model = DashboardsReadModel(defer_cards=True)
-        applied, skipped = await replay(ProjectionStore(database, read_model), bootstrap_servers, progress=progress)
+        store = ProjectionStore(database, read_model)
+        await asyncio.to_thread(_hold_autovacuum, database)
+        applied, skipped = await replay(store, bootstrap_servers, progress=progress)
         replay_seconds = time.perf_counter() - started
         await asyncio.to_thread(_refresh_statistics, database)
         # The store was empty: everyone the replayed events name is everyone with a fact, so with a card.
@@ -343,14 +346,40 @@ def _rebuild_in_processes(
     return sum(result[0] for result in results), sum(result[1] for result in results), cards, replayed - started
 
 
-def _refresh_statistics(database: SQLDatabase) -> None:
-    """On PostgreSQL, tell the planner what the replay loaded: without statistics it scans whole tables for
-    the cards' lookups by goal. (SQLite's plans here are fixed by the schema and the queries themselves.)"""
+def _hold_autovacuum(database: SQLDatabase) -> None:
+    """On PostgreSQL, keep autovacuum away from this generation's tables while the replay fills them: it would
+    vacuum and analyze them again and again as they grow, on the cores the replay needs, and our own ANALYZE
+    would wait for it. ``_refresh_statistics`` lets it back in."""
     if not database.is_sqlite:
         with database.transaction() as cursor:
-            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-            for (table,) in cursor.fetchall():  # this generation's tables only, not the one serving queries
-                cursor.execute(f'ANALYZE "{table}"')
+            for table in _tables_largest_first(cursor):
+                cursor.execute(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
+
+
+def _refresh_statistics(database: SQLDatabase) -> None:
+    """On PostgreSQL, tell the planner what the replay loaded: without statistics it scans whole tables for
+    the cards' lookups by goal. (SQLite's plans here are fixed by the schema and the queries themselves.)
+    Two tables at a time, each ANALYZE in its own server process; then autovacuum may look after them again."""
+    if database.is_sqlite:
+        return
+    with database.transaction() as cursor:
+        tables = _tables_largest_first(cursor)  # this generation's tables only, not the one serving queries
+
+    def analyze(table: str) -> None:
+        with database.transaction() as cursor:
+            cursor.execute(f'ANALYZE "{table}"')
+            cursor.execute(f'ALTER TABLE "{table}" RESET (autovacuum_enabled)')
+
+    with ThreadPoolExecutor(2, thread_name_prefix="analyze") as analyzing:
+        list(analyzing.map(analyze, tables))
+
+
+def _tables_largest_first(cursor: Any) -> list[str]:
+    cursor.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY pg_relation_size(c.oid) DESC, c.relname"
+    )
+    return [table for (table,) in cursor.fetchall()]
 
 
 def _share_counters(counters: Any) -> None:
