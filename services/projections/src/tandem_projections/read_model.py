@@ -80,6 +80,7 @@ _DOCUMENT_CHANGED = (
 _SUMMARY_CHANGED = (
     "ON CONFLICT (tenant_id, employee_id) DO UPDATE SET summary = excluded.summary"
 )
+_NEW = "ON CONFLICT DO NOTHING"
 _FIGURES_CHANGED = (
     "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET employee_id = excluded.employee_id,"
     " parent_goal_id = excluded.parent_goal_id, level = excluded.level, status = excluded.status,"
@@ -207,14 +208,19 @@ def _card_rows(cursor: Cursor, tenant: str, employee_ids: list[str]) -> CardRows
     return rows
 
 
-def write_card_rows(cursor: Cursor, rows: CardRows) -> int:
-    """Write computed cards; return how many."""
-    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, _CARD_CHANGED)
+def write_card_rows(cursor: Cursor, rows: CardRows, *, first: bool = False) -> int:
+    """Write computed cards; return how many.
+
+    ``first``: none of these cards (nor their goals' figures) is stored yet, as in a rebuild's fresh store. The
+    rows are then only added, which PostgreSQL does by COPY straight into the tables, without a staging table.
+    """
+    changed = (_NEW,) * 4 if first else (_CARD_CHANGED, _DOCUMENT_CHANGED, _SUMMARY_CHANGED, _FIGURES_CHANGED)
+    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, changed[0])
     insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document"),
-                [row[:3] for row in rows.documents], _DOCUMENT_CHANGED)
+                [row[:3] for row in rows.documents], changed[1])
     insert_rows(cursor, "rm_card_summaries", ("tenant_id", "employee_id", "summary"),
-                [(*row[:2], row[3]) for row in rows.documents], _SUMMARY_CHANGED)
-    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, _FIGURES_CHANGED)
+                [(*row[:2], row[3]) for row in rows.documents], changed[2])
+    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, changed[3])
     return len(rows.cards)
 
 
@@ -246,7 +252,7 @@ def _write_chunk_of_cards(chunk: tuple[str, str, list[str]]) -> int:
     with database.reading() as cursor:
         rows = card_rows(cursor, tenant, employee_ids)
     with database.transaction() as cursor:  # holds the store's write lock only to write
-        return write_card_rows(cursor, rows)
+        return write_card_rows(cursor, rows, first=True)  # each employee's card is written once, in one chunk
 
 
 _KPI_FIELDS = "goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed"
