@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator
@@ -560,13 +561,50 @@ async def test_an_unknown_employee_manager_department_or_goal_is_a_404_problem(o
     ("/v1/employees/rep-ben/review-packet", {"cycle": CYCLE, "format": "docx"}, "format"),
     ("/v1/employees/rep-ben/review-packet", {}, "cycle"),
     ("/v1/employees/rep-ben/review-packet.pdf", {"cycle": ""}, "cycle"),
+    ("/v1/dashboards/alignment", {"employee_id": "rep-ben", "wait_for_version": "2"}, "wait_for_goal"),
+    ("/v1/dashboards/alignment", {"wait_for_goal": "g", "wait_for_version": "0"}, "wait_for_version"),
+    ("/v1/dashboards/alignment", {"wait_for_goal": "g", "wait_seconds": "31"}, "wait_seconds"),
+    ("/v1/dashboards/alignment", {"wait_for_goal": "g", "wait_seconds": "0"}, "wait_seconds"),
 ], ids=["employee-and-manager", "manager-and-department", "empty-employee", "long-manager", "empty-department",
-        "bad-format", "no-cycle", "empty-cycle"])
+        "bad-format", "no-cycle", "empty-cycle", "version-without-goal", "version-zero", "wait-too-long",
+        "no-wait"])
 async def test_bad_query_parameters_are_a_422_naming_the_field(org, path, params, field):
     answer = await org.services.dashboards_api.get(path, params=params, headers={"X-Tenant-ID": org.tenant})
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == PROBLEM
     assert [error["field"] for error in answer.json()["errors"]] == [field]
+
+
+async def test_a_dashboard_can_wait_for_the_goal_a_command_just_set_instead_of_being_polled(org):
+    newcomer = Org(org.services)
+    await newcomer.hire("emp-yan", "Yan Ito", None, "Support", "Support Engineer")
+
+    async def hired() -> bool:
+        return (await newcomer.dashboard(employee_id="emp-yan")).status_code == 200
+
+    await eventually(hired, timeout=LIVE)
+
+    goal_id = await newcomer.set_goal("first-reply", "emp-yan", {
+        "kind": "performance", "cadence": "weekly", "title": "Answer every ticket within an hour",
+        "kpi": {"name": "first replies within an hour", "unit": "percent", "baseline": "50", "target": "90",
+                "direction": "increase"},
+    })
+    answer = await newcomer.dashboard(employee_id="emp-yan", wait_for_goal=goal_id, wait_seconds="20")
+    assert answer.status_code == 200
+    assert answer.headers["Tandem-Goal-Applied"] == "true"
+    assert [goal["goal_id"] for goal in answer.json()["employee"]["performance_goals"]] == [goal_id]
+
+    # A version the goal never reaches: the answer comes when the wait runs out, with the dashboard as it is.
+    started = time.perf_counter()
+    answer = await newcomer.dashboard(employee_id="emp-yan", wait_for_goal=goal_id, wait_for_version="2",
+                                      wait_seconds="0.5")
+    assert answer.status_code == 200 and time.perf_counter() - started >= 0.5
+    assert answer.headers["Tandem-Goal-Applied"] == "false"
+    assert [goal["goal_id"] for goal in answer.json()["employee"]["performance_goals"]] == [goal_id]
+
+    team = await org.dashboard(manager_id="mgr-ana", wait_for_goal=str(uuid.UUID(int=7)), wait_seconds="0.2")
+    assert team.status_code == 200 and team.headers["Tandem-Goal-Applied"] == "false"
+    assert "Tandem-Goal-Applied" not in (await newcomer.dashboard(employee_id="emp-yan")).headers
 
 
 async def test_another_tenant_sees_none_of_the_organisation(org):

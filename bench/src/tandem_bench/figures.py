@@ -32,7 +32,7 @@ import httpx
 import orjson
 import psycopg
 
-from tandem_bench.http_load import Connection, LoadResult, Pacer, build_request, closed_loop, open_loop, percentile
+from tandem_bench.http_load import Connection, LoadResult, build_request, closed_loop, open_loop, percentile
 from tandem_bench.kafka_io import LocalKafka, consume_all, events_on, produce, wait_for_events
 from tandem_bench.processes import BIN, PeakRss, ServiceProcess, run_worker
 from tandem_bench.report import Report, Row, machine_info
@@ -71,14 +71,9 @@ SIZES = {
 }
 
 
-def _poll_interval(age: float) -> float:
-    """Seconds until a sample that has waited ``age`` seconds is polled again (see ``POLLING``)."""
-    return 0.005 if age < 0.15 else 0.025 if age < 1 else 0.25
-
-
-POLLS_PER_SECOND = 400
-POLLING = (f"polled every 5 ms (after 150 ms every 25, after 1 s every 250), at most {POLLS_PER_SECOND} polls/s"
-           " in all")
+WAIT_SECONDS = 30
+WAITING = (f"each sample one dashboard request that waits (wait_for_goal, at most {WAIT_SECONDS} s) until the read model"
+           " holds the goal")
 
 
 class Bench:
@@ -564,12 +559,11 @@ class Bench:
                             max(waits) if waits else None, "s", notes="the slowest run"))
 
     # --- 5. freshness -------------------------------------------------------------------------------------
-    # The pollers ask the same service whose freshness they measure: each poll costs it a query. Polled every
-    # 5 ms near the target, a sample is timed to within 5 ms; one already late is polled less and less often,
-    # and all of them together poll at most POLLS_PER_SECOND times a second. Otherwise the pollers of a
-    # lagging projection (hundreds at once) would take the process from the projection they wait on, and the
-    # lag would feed on itself. While the projection keeps up, a few samples wait at a time and the cap is
-    # never reached.
+    # Each sample is one request that the projections service answers once its read model holds the goal
+    # (read-your-writes: ``wait_for_goal``), timed to its answer. Polling instead asked the very service it
+    # timed for a query every few milliseconds per sample; behind a lagging projection, hundreds of pollers
+    # took its process from it and the lag fed on itself. A waiting request costs nothing until its goal's
+    # batch is applied.
 
     def _freshness(self) -> None:
         waited = self._wait_visible_marker(timeout=self.size.settle_timeout)
@@ -586,43 +580,43 @@ class Bench:
                 self._freshness_run("freshness.sustainable", sustainable, max(15.0, self.size.freshness_seconds / 2), "")
 
     def _freshness_run(self, key: str, rate: int, seconds: float, target: str) -> float:
-        """Open-loop goal commands at ``rate``; sample some and poll the dashboard until each shows. Returns accepted/s."""
+        """Open-loop goal commands at ``rate``; for some, ask the dashboard to answer once it shows the goal.
+        Returns accepted/s."""
         goals, projections = self.services["goals"], self.services["projections"]
-        self.report.say(f"{rate} commands/s for {seconds:.0f} s, polling the dashboard for every {self.size.freshness_sample_every}th")
+        self.report.say(f"{rate} commands/s for {seconds:.0f} s, waiting on the dashboard for every {self.size.freshness_sample_every}th")
         people = self._employees(key)
         every = self.size.freshness_sample_every
         samples: list[float] = []
         unseen: list[str] = []
-        pollers: list[Connection] = []
-        pacer = Pacer(POLLS_PER_SECOND)
+        idle: list[Connection] = []
 
         async def watch(i: int, answered: float, status: int, body: bytes) -> None:
             if status != 201 or i % every:
                 return
-            goal_id = orjson.loads(body)["goal_id"].encode()
-            path = "/v1/dashboards/alignment?" + urlencode({"employee_id": people[i % len(people)].employee_id})
+            goal = orjson.loads(body)
+            path = "/v1/dashboards/alignment?" + urlencode({
+                "employee_id": people[i % len(people)].employee_id, "wait_for_goal": goal["goal_id"],
+                "wait_for_version": goal["version"], "wait_seconds": WAIT_SECONDS,
+            })
             request = build_request("GET", path, projections.port, {"x-tenant-id": self.tenant})
             try:
-                connection = pollers.pop() if pollers else await Connection.open(projections.port)
-                while (age := time.perf_counter() - answered) < 30:
-                    await pacer.wait()
-                    _, shown = await connection.request(request)
-                    if goal_id in shown:
-                        samples.append((time.perf_counter() - answered) * 1000)
-                        pollers.append(connection)
-                        return
-                    await asyncio.sleep(_poll_interval(age))
-                pollers.append(connection)
-                unseen.append("not within 30 s")
+                connection = idle.pop() if idle else await Connection.open(projections.port)
+                _, shown = await connection.request(request)
+                idle.append(connection)
             except (OSError, asyncio.IncompleteReadError, ValueError) as error:
                 unseen.append(f"{type(error).__name__}: {error}")
+                return
+            if goal["goal_id"].encode() in shown:  # the answer itself is the proof, not its header
+                samples.append((time.perf_counter() - answered) * 1000)
+            else:
+                unseen.append(f"not within {WAIT_SECONDS} s")
 
         run = f"{key}-{uuid.uuid4().hex[:6]}"
         result = asyncio.run(open_loop(goals.port, self._goal_requests(goals.port, run, people), rate=rate, seconds=seconds, on_answer=watch))
         accepted = result.ok / seconds
         dropped = result.statuses.get(0, 0)
         steady = accepted >= 0.95 * rate and not dropped
-        notes = (f"{len(samples)} of {result.ok:,} accepted commands sampled, {POLLING}; "
+        notes = (f"{len(samples)} of {result.ok:,} accepted commands sampled, {WAITING}; "
                  f"{accepted:,.0f} commands/s accepted of {rate} offered"
                  + (f", {dropped:,} not sent (every connection busy: the goals service is saturated)" if dropped else "")
                  + f"; command p99 {percentile(result.latencies_ms, 0.99):,.0f} ms from its scheduled time"

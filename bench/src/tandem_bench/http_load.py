@@ -95,21 +95,6 @@ class LoadResult:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
-class Pacer:
-    """Lets at most ``per_second`` waiters through a second, evenly spaced, in the order they asked."""
-
-    def __init__(self, per_second: float) -> None:
-        self._gap = 1.0 / per_second
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = time.perf_counter()
-        slot = max(now, self._next)
-        self._next = slot + self._gap
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (``share`` in 0..1) of ``values``."""
     if not values:

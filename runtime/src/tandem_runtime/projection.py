@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -268,8 +268,12 @@ class ProjectionRunner:
         group_id: str | None = None,
         batch_size: int = 2000,
         poll_timeout_ms: int = 200,
+        on_batch: Callable[[Sequence[Delivery]], None] | None = None,
     ) -> None:
+        """``on_batch`` is called on the event loop with a batch's decoded events once the batch is applied and
+        tracked (replays and duplicates among them): for read-your-writes waiters."""
         self.store = store
+        self._on_batch = on_batch
         self.assigned: set[TopicPartition] = set()
         self.batches = 0
         self._metrics = metrics
@@ -371,6 +375,8 @@ class ProjectionRunner:
             await self._apply_isolating_poison(deliveries, sources, consumed, outcome)
         self._commit_beside({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         self.batches += 1
+        if self._on_batch is not None:
+            self._on_batch(deliveries)
         if self._metrics:
             self._record_metrics(records, outcome, time.perf_counter() - started)
         return outcome

@@ -19,6 +19,7 @@ from tandem_projections.queries import (
     cascade_tree,
     department_dashboard,
     employee_dashboard,
+    goal_version,
     team_dashboard_json,
     tenant_dashboard,
 )
@@ -52,29 +53,68 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
         except UnknownScope as error:
             raise RequestRefused(404, str(error)) from error
 
-    @router.get("/dashboards/alignment", response_class=JSONBytes)
+    async def goal_applied(tenant_id: str, goal_id: str, version: int, seconds: float) -> bool:
+        """Whether the read model holds ``version`` of the goal, waiting up to ``seconds`` for it."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            with read_side.goal_waiters.watching(tenant_id, goal_id) as applied:
+                if await query(goal_version, tenant_id, goal_id) >= version:
+                    return True
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(applied, remaining)
+                except TimeoutError:
+                    return False
+
+    @router.get(
+        "/dashboards/alignment",
+        response_class=JSONBytes,
+        responses={200: {"headers": {"Tandem-Goal-Applied": {
+            "description": "With ``wait_for_goal``: ``true`` if the dashboard holds that version of the goal, "
+                           "``false`` if the wait ran out first (the dashboard is then as it stands).",
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        }}}},
+    )
     async def alignment(
         employee_id: Identifier | None = None,
         manager_id: Identifier | None = None,
         department: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        wait_for_goal: Annotated[str | None, Query(
+            min_length=1, max_length=128,
+            description="Read your own write: answer once the dashboard holds this goal (its id, as a goals "
+                        "command answered it) at ``wait_for_version`` or later, or when ``wait_seconds`` run out.",
+        )] = None,
+        wait_for_version: Annotated[int | None, Query(
+            ge=1, description="The goal's version to wait for (default 1: the goal exists).")] = None,
+        wait_seconds: Annotated[float | None, Query(gt=0, le=30, description="How long to wait at most (default 5).")] = None,
         tenant_id: str = tenant,
     ) -> Response:
         """The alignment dashboard of one employee, a manager's team (transitively), a department, or, with no
-        parameter, the whole tenant."""
+        parameter, the whole tenant. With ``wait_for_goal``, it answers once the read model has applied that
+        goal's command (header ``Tandem-Goal-Applied``), so a client need not poll after a command."""
         given = [name for name, value in (("employee_id", employee_id), ("manager_id", manager_id),
                                           ("department", department)) if value is not None]
         if len(given) > 1:
             raise RequestRefused(422, "give at most one of employee_id, manager_id, department",
                                  field=given[1], rule="one_scope")
+        headers = {}
+        if wait_for_goal is None and (wait_for_version is not None or wait_seconds is not None):
+            raise RequestRefused(422, "wait_for_version and wait_seconds go with wait_for_goal",
+                                 field="wait_for_goal", rule="required_with_wait")
+        if wait_for_goal is not None:
+            applied = await goal_applied(tenant_id, wait_for_goal, wait_for_version or 1, wait_seconds or 5.0)
+            headers["Tandem-Goal-Applied"] = "true" if applied else "false"
         if employee_id is not None:
             body = await query(employee_dashboard, tenant_id, employee_id, today())
         elif manager_id is not None:
-            return JSONBytes(await query(team_dashboard_json, tenant_id, manager_id, today()))
+            return JSONBytes(await query(team_dashboard_json, tenant_id, manager_id, today()), headers=headers)
         elif department is not None:
             body = await query(department_dashboard, tenant_id, department, today())
         else:
             body = await query(tenant_dashboard, tenant_id, today())
-        return JSONBytes(orjson.dumps(body))
+        return JSONBytes(orjson.dumps(body), headers=headers)
 
     @router.get("/goals/{goal_id}/cascade", response_class=JSONBytes)
     async def cascade(goal_id: str, tenant_id: str = tenant) -> Response:

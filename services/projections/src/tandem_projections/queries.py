@@ -90,6 +90,13 @@ def name_parents(cursor: Cursor, tenant_id: str, cards: list[dict[str, Any]]) ->
             view["cascades_from"] = found.get(parent) if parent else None
 
 
+def goal_version(cursor: Cursor, tenant_id: str, goal_id: str) -> int:
+    """The version of a goal the read model has applied (0 for a goal it has not seen)."""
+    cursor.execute("SELECT version FROM rm_goals WHERE tenant_id = ? AND goal_id = ?", (tenant_id, goal_id))
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 def employee_dashboard(cursor: Cursor, tenant_id: str, employee_id: str, today: date) -> dict[str, Any]:
     """One employee's card, with overdue check-ins as of ``today``."""
     cursor.execute(

@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from tandem_projections.read_model import DashboardsReadModel
+from tandem_projections.read_your_writes import GoalWaiters
 from tandem_projections.rebuild import StoreGenerations, default_workers, rebuild_store, replay
 from tandem_runtime.database import SQLDatabase
 from tandem_runtime.metrics import Metrics
@@ -61,6 +62,7 @@ class ReadSide:
         self._group_id = group_id
         self._batch_size = batch_size
         self._dead_letters: AIOKafkaProducer | None = None
+        self.goal_waiters = GoalWaiters()
         self.runner = self._runner_for(self.database)
         self.jobs: dict[str, RebuildJob] = {}
         self._rebuilding: asyncio.Task[None] | None = None
@@ -72,6 +74,7 @@ class ReadSide:
             metrics=self._metrics,
             group_id=self._group_id,
             batch_size=self._batch_size,
+            on_batch=self.goal_waiters.batch_applied,
         )
 
     async def start(self, dead_letters: AIOKafkaProducer) -> None:
