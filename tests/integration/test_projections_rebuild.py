@@ -144,25 +144,23 @@ async def test_a_rebuild_from_offset_zero_equals_the_live_read_model(kafka_boots
     assert report.events > 0 and report.cards > 0
     quiet = applied_everything(live_url, ends) and await topic_ends(kafka_bootstrap) == ends
     assert_same_read_model(snapshot(rebuilt_url), snapshot(live_url), tenants, whole_store=quiet)
-    assert_analyzed_and_left_to_autovacuum(rebuilt_url)
+    assert_analyzed(rebuilt_url)
 
 
-def assert_analyzed_and_left_to_autovacuum(url: str) -> None:
-    """On PostgreSQL, a rebuild holds autovacuum off its tables while it fills them: afterwards each table
-    has statistics and autovacuum looks after it again."""
+def assert_analyzed(url: str) -> None:
+    """On PostgreSQL, a rebuild leaves every table of the new generation with statistics for the planner."""
     with SQLDatabase.connect(url, pool_size=1) as database:
         if database.is_sqlite:
             return
         with database.reading() as cursor:
             cursor.execute(
-                "SELECT c.relname, c.reloptions, s.last_analyze IS NOT NULL FROM pg_class c"
+                "SELECT c.relname, s.last_analyze IS NOT NULL FROM pg_class c"
                 " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_stat_user_tables s ON s.relid = c.oid"
                 " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
             )
             tables = cursor.fetchall()
-    assert {name for name, _, _ in tables} >= {"rm_goals", "rm_kpi_checkins", "rm_cards"}
-    assert [(name, options) for name, options, _ in tables if options] == []
-    assert [name for name, _, analyzed in tables if not analyzed] == []
+    assert {name for name, _ in tables} >= {"rm_goals", "rm_kpi_checkins", "rm_cards"}
+    assert [name for name, analyzed in tables if not analyzed] == []
 
 
 async def test_a_rebuild_on_the_running_service_swaps_in_an_equal_store_and_answers_every_query_meanwhile(

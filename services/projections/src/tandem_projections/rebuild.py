@@ -287,15 +287,12 @@ async def rebuild_store(
     parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
     if parallel:
         ProjectionStore(database, DashboardsReadModel(defer_cards=True))  # the schema, made once
-        await asyncio.to_thread(_hold_autovacuum, database)
         applied, skipped, cards, replay_seconds = await asyncio.to_thread(
             _rebuild_in_processes, database, database_url, bootstrap_servers, workers, progress, cards_progress
         )
     else:
         read_model = DashboardsReadModel(defer_cards=True)
-        store = ProjectionStore(database, read_model)
-        await asyncio.to_thread(_hold_autovacuum, database)
-        applied, skipped = await replay(store, bootstrap_servers, progress=progress)
+        applied, skipped = await replay(ProjectionStore(database, read_model), bootstrap_servers, progress=progress)
         replay_seconds = time.perf_counter() - started
         await asyncio.to_thread(_refresh_statistics, database)
         # The store was empty: everyone the replayed events name is everyone with a fact, so with a card.
@@ -346,20 +343,14 @@ def _rebuild_in_processes(
     return sum(result[0] for result in results), sum(result[1] for result in results), cards, replayed - started
 
 
-def _hold_autovacuum(database: SQLDatabase) -> None:
-    """On PostgreSQL, keep autovacuum away from this generation's tables while the replay fills them: it would
-    vacuum and analyze them again and again as they grow, on the cores the replay needs, and our own ANALYZE
-    would wait for it. ``_refresh_statistics`` lets it back in."""
-    if not database.is_sqlite:
-        with database.transaction() as cursor:
-            for table in _tables_largest_first(cursor):
-                cursor.execute(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
-
-
 def _refresh_statistics(database: SQLDatabase) -> None:
     """On PostgreSQL, tell the planner what the replay loaded: without statistics it scans whole tables for
     the cards' lookups by goal. (SQLite's plans here are fixed by the schema and the queries themselves.)
-    Two tables at a time, each ANALYZE in its own server process; then autovacuum may look after them again."""
+    Two tables at a time, each ANALYZE in its own server process.
+
+    Autovacuum stays on during the replay: its ANALYZE of the growing tables is what keeps the replay's own
+    lookups (goal documents by id) on their indexes. Held off, the 10-million-event replay slowed to a crawl
+    of whole-table scans after a million events."""
     if database.is_sqlite:
         return
     with database.transaction() as cursor:
@@ -368,7 +359,6 @@ def _refresh_statistics(database: SQLDatabase) -> None:
     def analyze(table: str) -> None:
         with database.transaction() as cursor:
             cursor.execute(f'ANALYZE "{table}"')
-            cursor.execute(f'ALTER TABLE "{table}" RESET (autovacuum_enabled)')
 
     with ThreadPoolExecutor(2, thread_name_prefix="analyze") as analyzing:
         list(analyzing.map(analyze, tables))
