@@ -594,11 +594,19 @@ async def test_a_dashboard_can_wait_for_the_goal_a_command_just_set_instead_of_b
     assert answer.headers["Tandem-Goal-Applied"] == "true"
     assert [goal["goal_id"] for goal in answer.json()["employee"]["performance_goals"]] == [goal_id]
 
-    # A version the goal never reaches: the answer comes when the wait runs out, with the dashboard as it is.
+    # A version the goal never reaches: the answer comes when the wait runs out, with the dashboard as it is;
+    # meanwhile /metrics counts the waiting query.
     started = time.perf_counter()
-    answer = await newcomer.dashboard(employee_id="emp-yan", wait_for_goal=goal_id, wait_for_version="2",
-                                      wait_seconds="0.5")
-    assert answer.status_code == 200 and time.perf_counter() - started >= 0.5
+    waiting = asyncio.create_task(newcomer.dashboard(employee_id="emp-yan", wait_for_goal=goal_id,
+                                                     wait_for_version="2", wait_seconds="1.5"))
+
+    async def counted() -> bool:
+        return "tandem_waiting_reads 1.0" in (await org.services.dashboards_api.get("/metrics")).text
+
+    await eventually(counted, timeout=1.2)
+    answer = await waiting
+    assert answer.status_code == 200 and time.perf_counter() - started >= 1.5
+    assert "tandem_waiting_reads 0.0" in (await org.services.dashboards_api.get("/metrics")).text
     assert answer.headers["Tandem-Goal-Applied"] == "false"
     assert [goal["goal_id"] for goal in answer.json()["employee"]["performance_goals"]] == [goal_id]
 

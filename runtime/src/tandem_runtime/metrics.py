@@ -40,6 +40,9 @@ class Metrics:
         self.projection_lag = Gauge(
             "tandem_projection_lag", "Messages behind the end of each partition.", ["topic", "partition"], **labels
         )
+        self.waiting_reads = Gauge(
+            "tandem_waiting_reads", "Queries waiting for the read model to apply a write (read-your-writes).", **labels
+        )
 
     def render(self) -> bytes:
         """The exposition text of every metric."""

@@ -63,6 +63,7 @@ class ReadSide:
         self._batch_size = batch_size
         self._dead_letters: AIOKafkaProducer | None = None
         self.goal_waiters = GoalWaiters()
+        metrics.waiting_reads.set_function(lambda: self.goal_waiters.waiting)
         self.runner = self._runner_for(self.database)
         self.jobs: dict[str, RebuildJob] = {}
         self._rebuilding: asyncio.Task[None] | None = None
