@@ -154,6 +154,15 @@ class Org:
         )
         assert answer.status_code == 202, answer.text
 
+    async def hire_and_see(self, employee_id: str, name: str, department: str, title: str) -> None:
+        """Hire someone with no manager and wait until the dashboards know them."""
+        await self.hire(employee_id, name, None, department, title)
+
+        async def known() -> bool:
+            return (await self.dashboard(employee_id=employee_id)).status_code == 200
+
+        await eventually(known, timeout=LIVE)
+
     async def set_goal(self, key: str, owner: str, body: dict[str, Any], actor: str = "mgr-ana") -> str:
         body = {"employee_id": owner, "cycle": CYCLE, "start_date": "2026-01-01", "due_date": "2026-12-31", **body}
         answer = await self.services.goals_api.post("/v1/goals", json=body, headers=self.headers(actor))
@@ -577,12 +586,7 @@ async def test_bad_query_parameters_are_a_422_naming_the_field(org, path, params
 
 async def test_a_dashboard_can_wait_for_the_goal_a_command_just_set_instead_of_being_polled(org):
     newcomer = Org(org.services)
-    await newcomer.hire("emp-yan", "Yan Ito", None, "Support", "Support Engineer")
-
-    async def hired() -> bool:
-        return (await newcomer.dashboard(employee_id="emp-yan")).status_code == 200
-
-    await eventually(hired, timeout=LIVE)
+    await newcomer.hire_and_see("emp-yan", "Yan Ito", "Support", "Support Engineer")
 
     goal_id = await newcomer.set_goal("first-reply", "emp-yan", {
         "kind": "performance", "cadence": "weekly", "title": "Answer every ticket within an hour",
@@ -697,12 +701,7 @@ async def test_the_review_packet_as_a_pdf_draws_the_three_steps_for_the_employee
 
 async def test_a_packet_shows_any_name_as_text_and_names_its_file_for_any_employee_id(org):
     elsewhere = Org(org.services)
-    await elsewhere.hire("emp-李雷", 'Li "Lei" <Wang>', None, "Support", "Engineer")
-
-    async def known() -> bool:
-        return (await elsewhere.dashboard(employee_id="emp-李雷")).status_code == 200
-
-    await eventually(known, timeout=LIVE)
+    await elsewhere.hire_and_see("emp-李雷", 'Li "Lei" <Wang>', "Support", "Engineer")
     page = await elsewhere.packet("emp-李雷", Accept="text/html")
     assert page.status_code == 200
     assert "<h1>Review packet: Li &#34;Lei&#34; &lt;Wang&gt;</h1>" in page.text
