@@ -214,13 +214,15 @@ def write_card_rows(cursor: Cursor, rows: CardRows, *, first: bool = False) -> i
     ``first``: none of these cards (nor their goals' figures) is stored yet, as in a rebuild's fresh store. The
     rows are then only added, which PostgreSQL does by COPY straight into the tables, without a staging table.
     """
-    changed = (_NEW,) * 4 if first else (_CARD_CHANGED, _DOCUMENT_CHANGED, _SUMMARY_CHANGED, _FIGURES_CHANGED)
-    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, changed[0])
+    card, document, summary, figures = (
+        (_NEW,) * 4 if first else (_CARD_CHANGED, _DOCUMENT_CHANGED, _SUMMARY_CHANGED, _FIGURES_CHANGED)
+    )
+    insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, card)
     insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document"),
-                [row[:3] for row in rows.documents], changed[1])
+                [row[:3] for row in rows.documents], document)
     insert_rows(cursor, "rm_card_summaries", ("tenant_id", "employee_id", "summary"),
-                [(*row[:2], row[3]) for row in rows.documents], changed[2])
-    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, changed[3])
+                [(*row[:2], row[3]) for row in rows.documents], summary)
+    insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, figures)
     return len(rows.cards)
 
 

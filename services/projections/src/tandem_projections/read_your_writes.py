@@ -45,11 +45,10 @@ class GoalWaiters:
         if not self._waiting:
             return
         for delivery in deliveries:
-            event = delivery.event
-            goal_id = event.get("goal_id") if isinstance(event, dict) else getattr(event, "goal_id", None)
+            goal_id = delivery.event.get("goal_id")  # the dashboards read model decodes events to plain data
             if goal_id is None:
                 continue
-            for signal in self._waiting.pop((delivery.envelope.tenant_id, str(goal_id)), ()):
+            for signal in self._waiting.pop((delivery.envelope.tenant_id, goal_id), ()):
                 if not signal.done():
                     signal.set_result(None)
 

@@ -353,8 +353,12 @@ def _refresh_statistics(database: SQLDatabase) -> None:
     of whole-table scans after a million events."""
     if database.is_sqlite:
         return
-    with database.transaction() as cursor:
-        tables = _tables_largest_first(cursor)  # this generation's tables only, not the one serving queries
+    with database.transaction() as cursor:  # this generation's tables only (not the one serving queries), largest first
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY pg_relation_size(c.oid) DESC, c.relname"
+        )
+        tables = [table for (table,) in cursor.fetchall()]
 
     def analyze(table: str) -> None:
         with database.transaction() as cursor:
@@ -362,14 +366,6 @@ def _refresh_statistics(database: SQLDatabase) -> None:
 
     with ThreadPoolExecutor(2, thread_name_prefix="analyze") as analyzing:
         list(analyzing.map(analyze, tables))
-
-
-def _tables_largest_first(cursor: Any) -> list[str]:
-    cursor.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY pg_relation_size(c.oid) DESC, c.relname"
-    )
-    return [table for (table,) in cursor.fetchall()]
 
 
 def _share_counters(counters: Any) -> None:
