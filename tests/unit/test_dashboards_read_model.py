@@ -11,12 +11,15 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import ActivityTargets
+from tandem_contracts.reviews import CapabilityGapFound
+from tandem_projections import read_model
 from tandem_projections.cards import attainment, plain
 from tandem_projections.facts import MalformedEvent, NewFacts
 from tandem_projections.queries import (
@@ -37,7 +40,10 @@ from tests.scenarios import (
     ReadSide,
     consumed,
     deliveries,
+    feed,
+    first_difference,
     kpi,
+    read_model_snapshot,
 )
 
 TENANT = SEED_TENANT
@@ -361,6 +367,81 @@ def test_a_check_in_and_a_link_arriving_before_their_goals_count_once_the_goals_
     conversions_view = goal(card(empty, "ben"), conversions)
     assert (conversions_view["actual"], conversions_view["attainment"]) == (12.0, 40.0)
     assert [s["goal_id"] for s in conversions_view["supported_by"]] == [str(negotiation)]
+
+
+# --- a goal set: added to the stored card, not recomputed ------------------------------------------------
+
+
+@pytest.fixture
+def recomputed(monkeypatch) -> list[tuple[str, str]]:
+    """Everyone whose card is recomputed whole from here on (the rest are updated in place, or untouched)."""
+    seen: list[tuple[str, str]] = []
+    whole = read_model.refresh_cards
+
+    def refresh(cursor: Any, employees: Any) -> int:
+        employees = sorted(employees)
+        seen.extend(employees)
+        return whole(cursor, employees)
+
+    monkeypatch.setattr(read_model, "refresh_cards", refresh)
+    return seen
+
+
+def rebuilt(events: list[Any], tmp_path: Path) -> dict[str, Any]:
+    """The read model a rebuild makes of ``events``: every fact stored, then every card computed whole."""
+    database = SQLiteDatabase(str(tmp_path / "rebuilt.db"))
+    try:
+        feed(database, deliveries(events), defer_cards=True)
+        return read_model_snapshot(database, TODAY)
+    finally:
+        database.close()
+
+
+def test_a_new_goal_is_added_to_its_owners_card_exactly_as_a_recomputation_makes_it(unfolding, recomputed, tmp_path):
+    story, side = unfolding
+    retention = story.builder.performance_goal("ben", "Retention", kpi("retained", "percent", 80, 90), on=date(2026, 4, 17),
+                                               cadence="monthly", parent=story.goals["team"])
+    side.publish(story.builder.drain())
+
+    assert recomputed == []  # the card was updated in place
+    ben = card(side, "ben")
+    assert goal(ben, retention)["title"] == "Retention"
+    assert ben["counts"]["performance_goals"] == 2
+    assert first_difference(read_model_snapshot(side.database, TODAY), rebuilt(story.builder.events, tmp_path)) is None
+
+
+def test_a_gap_reviewed_before_its_goal_arrives_shows_once_the_goal_is_set(empty, recomputed, tmp_path):
+    b = HistoryBuilder(TENANT)
+    b.employee("ben", "Ben Okafor", on=date(2026, 1, 2))
+    empty.publish(b.drain())
+    conversions = b.performance_goal("ben", CONVERSIONS, kpi("conversion rate", "percent", 10, 15), on=date(2026, 1, 5))
+    b.review("ben", on=date(2026, 3, 30), reviewer_id="maya", cycle="2026-Q1", next_cycle="2026-Q2", performance=(),
+             capability_gaps=[CapabilityGapFound(skill="negotiation", performance_goal_id=conversions)])
+    goal_set, reviewed = b.drain()
+    empty.publish([reviewed])
+    recomputed.clear()
+    empty.publish([goal_set])
+
+    assert recomputed == []
+    ben = card(empty, "ben")
+    assert [g["skill"] for g in goal(ben, conversions)["capability_gaps"]] == ["negotiation"]
+    assert ("capability_gap_without_development", str(conversions)) in flags(ben)
+    assert first_difference(read_model_snapshot(empty.database, TODAY), rebuilt(b.events, tmp_path)) is None
+
+
+def test_a_new_goal_with_a_check_in_already_stored_has_its_card_recomputed(empty, recomputed):
+    b = HistoryBuilder(TENANT)
+    b.employee("ben", "Ben Okafor", on=date(2026, 1, 2))
+    empty.publish(b.drain())
+    conversions = b.performance_goal("ben", CONVERSIONS, kpi("conversion rate", "percent", 10, 15), on=date(2026, 1, 5))
+    b.check_in("ben", on=date(2026, 1, 12), entries=[b.kpi_entry(conversions, "12", "on_track")])
+    goal_set, checked_in = b.drain()
+    empty.publish([checked_in])
+    recomputed.clear()
+    empty.publish([goal_set])
+
+    assert recomputed == [(TENANT, "ben")]
+    assert goal(card(empty, "ben"), conversions)["attainment"] == 40.0
 
 
 def test_the_latest_directory_record_wins_whatever_utc_offset_its_time_is_written_in(empty):

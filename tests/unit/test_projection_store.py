@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -153,6 +154,25 @@ def test_a_bulk_load_made_durable_leaves_everything_in_the_database_file(tmp_pat
     reopened = SQLiteDatabase(str(path))
     assert reopened._writer.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, as always
     assert counts(ProjectionStore(reopened, GoalCounter())) == (1, 1)
+    reopened.close()
+
+
+def test_a_live_store_moves_its_log_into_the_file_in_the_background_never_in_a_commit(tmp_path):
+    path = tmp_path / "live.db"
+    live = SQLiteDatabase(str(path))
+    assert live._writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # no commit checkpoints
+    store = ProjectionStore(live, GoalCounter())
+    empty_file = path.stat().st_size
+    for offset in range(50):
+        store.apply_batch([delivered(goal_set(goal_id=uuid4()), offset)], {("tandem.goals.v1", 0): offset})
+
+    deadline = time.monotonic() + 5
+    while path.stat().st_size == empty_file and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > empty_file  # only a checkpoint writes the file; the commits wrote the log
+    live.close()
+    assert not any(thread.name == "sqlite-checkpoints" and thread.is_alive() for thread in threading.enumerate())
+    assert counts(ProjectionStore(reopened := SQLiteDatabase(str(path)), GoalCounter())) == (50, 0)
     reopened.close()
 
 

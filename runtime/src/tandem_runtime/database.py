@@ -6,6 +6,7 @@ engines understand; the PostgreSQL side swaps the placeholders for ``%s``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -19,6 +20,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
 from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,10 @@ class SQLiteDatabase(SQLDatabase):
         self._readers_idle = threading.Condition()
         self._active_reads = 0
         self._closed = False
+        self._checkpoints: _BackgroundCheckpoints | None = None
+        if durable and path != ":memory:":
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")  # commits never checkpoint; this thread does
+            self._checkpoints = _BackgroundCheckpoints(path)
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -197,6 +204,8 @@ class SQLiteDatabase(SQLDatabase):
                 raise
             else:
                 cursor.execute("COMMIT")
+                if self._checkpoints is not None:
+                    self._checkpoints.wanted()
             finally:
                 cursor.close()
 
@@ -236,12 +245,61 @@ class SQLiteDatabase(SQLDatabase):
                 self._readers_idle.notify_all()
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         with self._write_lock, self._readers_idle:
             self._closed = True
             self._readers_idle.wait_for(lambda: self._active_reads == 0, timeout=30)
             for connection in [*self._readers, self._writer]:
                 connection.close()
             self._readers.clear()
+
+
+class _BackgroundCheckpoints:
+    """Moves a SQLite database's write-ahead log into its file from a thread of its own, at most every
+    ``INTERVAL`` seconds after a commit.
+
+    Left to SQLite, the commit that fills the log past a thousand pages copies them into the file and waits
+    for the disk, inside the writer's transaction: a live read model's batch of twenty new goals took 7 ms to
+    commit on average, as long as applying the batch itself. A passive checkpoint here waits for no reader
+    or writer, and the commits go on meanwhile.
+    """
+
+    INTERVAL = 0.2
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._wanted = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+        self._thread.start()
+
+    def wanted(self) -> None:
+        """A commit added to the log."""
+        self._wanted.set()
+
+    def stop(self) -> None:
+        """Stop checkpointing (a last checkpoint happens when the database is next opened, or by SQLite on close)."""
+        self._stopping.set()
+        self._wanted.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=5)
+        try:
+            while True:
+                self._wanted.wait()
+                if self._stopping.is_set():
+                    return
+                self._wanted.clear()
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as error:
+                    log.warning("%s: background checkpoint failed, will retry: %s", self._path, error)
+                if self._stopping.wait(self.INTERVAL):
+                    return
+        finally:
+            connection.close()
 
 
 BULK_ROWS = 200  # below this, one executemany beats a COPY round trip

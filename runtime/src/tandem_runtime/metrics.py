@@ -37,6 +37,12 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             **labels,
         )
+        self.projection_event_age = Histogram(
+            "tandem_projection_event_age_seconds",
+            "Seconds from an event's record timestamp on Kafka (when it was published) to its batch being applied.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            **labels,
+        )
         self.projection_lag = Gauge(
             "tandem_projection_lag", "Messages behind the end of each partition.", ["topic", "partition"], **labels
         )

@@ -138,6 +138,9 @@ class NewFacts:
 
     def __init__(self) -> None:
         self.named: set[Employee] = set()
+        self.named_otherwise: set[Employee] = set()  # by any event but a goal being set
+        self.linked: set[Employee] = set()  # owners at either end of a link these events touch (``store`` finds them)
+        self.created: dict[tuple[str, str], dict[str, Any]] = {}  # goals new in this batch, set and nothing else
         self.touched_goals: set[tuple[str, str]] = set()
         self.goal_events: list[tuple[str, dict[str, Any]]] = []
         self.kpi_rows: list[tuple[Any, ...]] = []
@@ -187,6 +190,8 @@ class NewFacts:
         elif kind == EmployeeDeparted.event_type:
             self.departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
         self.named.add((tenant, employee))
+        if kind != GoalSet.event_type:
+            self.named_otherwise.add((tenant, employee))
 
     def store(self, cursor: Cursor, *, find_dirty: bool = True) -> set[Employee]:
         """Write the gathered facts; return the employees whose cards they may change.
@@ -198,10 +203,19 @@ class NewFacts:
         with _data_read_as_malformed():
             return self._store(cursor, find_dirty)
 
+    def goals_added_alone(self) -> dict[Employee, list[dict[str, Any]]]:
+        """After ``store`` (finding the dirty): the employees whose only change in this batch is new goals,
+        set and nothing else, with no link touching them; and those goals' documents."""
+        added: dict[Employee, list[dict[str, Any]]] = {}
+        for (tenant, _), document in self.created.items():
+            owner = (tenant, document["employee_id"])
+            if owner not in self.named_otherwise and owner not in self.linked:
+                added.setdefault(owner, []).append(document)
+        return added
+
     def _store(self, cursor: Cursor, find_dirty: bool) -> set[Employee]:
-        dirty = set(self.named)
         if self.goal_events:
-            _record_goal_events(cursor, self.goal_events, dirty, find_dirty)
+            _record_goal_events(cursor, self.goal_events, self.linked, self.created, find_dirty)
         insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, self.kpi_rows, "ON CONFLICT DO NOTHING")
         insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, self.development_rows,
                     _CHECKIN_KNOWN)
@@ -212,8 +226,8 @@ class NewFacts:
         cursor.executemany(_UPSERT_PROFILE, self.profiles)
         cursor.executemany(_UPSERT_DEPARTURE, self.departures)
         if find_dirty:
-            dirty |= linked_owners(cursor, self.touched_goals)
-        return dirty
+            self.linked |= linked_owners(cursor, self.touched_goals)
+        return self.named | self.linked
 
 
 def _instant(value: str) -> str:
@@ -223,8 +237,11 @@ def _instant(value: str) -> str:
 
 
 def _record_goal_events(
-    cursor: Cursor, events: list[tuple[str, dict[str, Any]]], dirty: set[Employee], find_dirty: bool
+    cursor: Cursor, events: list[tuple[str, dict[str, Any]]], linked: set[Employee],
+    created: dict[tuple[str, str], dict[str, Any]], find_dirty: bool,
 ) -> None:
+    """Apply goal events in version order. Owners a link or an unlink reaches go into ``linked``; goals
+    stored for the first time by a ``GoalSet`` alone (no later version applied with it) go into ``created``."""
     keys = {(data["tenant_id"], data["goal_id"]) for _, data in events}
     known = load_goal_documents(cursor, keys)
     waiting = _pending_goal_events(cursor, keys)
@@ -247,10 +264,12 @@ def _record_goal_events(
                 # A gap: an earlier event of this goal has not arrived. Keep this one until it does.
                 still_waiting.append((key[0], key[1], version, data["employee_id"], kind, orjson.dumps(data).decode()))
                 continue
-            document = _apply_goal_event(document, kind, data, links, unlinks, dirty)
+            document = _apply_goal_event(document, kind, data, links, unlinks, linked)
             applied = version
         if document is not None and applied > stored_version:
             documents[key] = document
+            if stored_version == 0 and applied == 1 and by_version[1][0] == GoalSet.event_type:
+                created[key] = document
     insert_rows(
         cursor,
         "rm_goals",
@@ -277,7 +296,7 @@ def _record_goal_events(
     # Owners of unlinked performance goals lose a supporter: their cards change too.
     for tenant, link_id in unlinks if find_dirty else ():
         cursor.execute("SELECT performance_owner_id FROM rm_links WHERE tenant_id = ? AND link_id = ?", (tenant, link_id))
-        dirty.update((tenant, owner) for (owner,) in cursor.fetchall())
+        linked.update((tenant, owner) for (owner,) in cursor.fetchall())
     cursor.executemany(_INSERT_LINK, links)
     cursor.executemany("DELETE FROM rm_links WHERE tenant_id = ? AND link_id = ?", unlinks)
 
@@ -288,7 +307,7 @@ def _apply_goal_event(
     data: dict[str, Any],
     links: list[tuple[Any, ...]],
     unlinks: list[tuple[str, str]],
-    dirty: set[Employee],
+    linked: set[Employee],
 ) -> dict[str, Any]:
     """The goal's document after one event (the next version of it)."""
     if kind == GoalSet.event_type or document is None:
@@ -307,7 +326,7 @@ def _apply_goal_event(
         links.append((data["tenant_id"], data["link_id"], data["goal_id"], data["employee_id"],
                       data["performance_goal_id"], data["performance_goal_owner_id"], data["rationale"],
                       data.get("skill"), data.get("evidence"), data.get("future_role"), data["occurred_at"][:10]))
-        dirty.add((data["tenant_id"], data["performance_goal_owner_id"]))
+        linked.add((data["tenant_id"], data["performance_goal_owner_id"]))
     elif kind == GoalUnlinked.event_type:
         unlinks.append((data["tenant_id"], data["link_id"]))
     document["version"] = data["version"]

@@ -23,7 +23,7 @@ from tandem_contracts.envelope import decode_data
 from tandem_contracts.goals import GOALS_TOPIC
 from tandem_contracts.reviews import REVIEWS_TOPIC
 from tandem_projections import facts as stored
-from tandem_projections.cards import TREND_POINTS, Facts, build_card, index_links, summarize
+from tandem_projections.cards import TREND_POINTS, Facts, build_card, index_links, summarize, with_new_performance_goals
 from tandem_projections.facts import Employee, MalformedEvent
 from tandem_runtime.database import Cursor, SQLDatabase, insert_rows
 from tandem_runtime.projection import Delivery
@@ -133,7 +133,67 @@ class DashboardsReadModel:
         if self.defer_cards:
             self.deferred |= dirty
         else:
-            refresh_cards(cursor, dirty)
+            updated = add_goals_to_cards(cursor, facts.goals_added_alone())
+            refresh_cards(cursor, dirty - updated)
+
+
+def add_goals_to_cards(cursor: Cursor, added: dict[Employee, list[dict[str, Any]]]) -> set[Employee]:
+    """Add new goals to their owners' stored cards without recomputing the cards; return whose cards were updated.
+
+    The commonest change of all, a goal being set, touches one card, and recomputing that card whole
+    costs several times what adding one goal's view to it does. Only performance goals with nothing stored
+    about them yet (no check-in, missed check-in or link: facts can arrive before their goal) are added so,
+    to owners whose card is stored and who have no other change in the batch; ``cards.with_new_performance_goals``
+    gives the very card a recomputation would. Everyone else is left to ``refresh_cards``.
+    """
+    updated: set[Employee] = set()
+    by_tenant: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for (tenant, employee_id), goals in added.items():
+        if all(goal["kind"] == "performance" and goal["status"] != "closed" for goal in goals):
+            by_tenant.setdefault(tenant, {})[employee_id] = goals
+    for tenant, goals_of in sorted(by_tenant.items()):
+        for start in range(0, len(goals_of), _CARD_BATCH):
+            owners = sorted(goals_of)[start : start + _CARD_BATCH]
+            rows = _cards_with_goals_added(cursor, tenant, {owner: goals_of[owner] for owner in owners})
+            write_card_rows(cursor, rows)
+            updated.update((tenant, row[1]) for row in rows.cards)
+    return updated
+
+
+def _cards_with_goals_added(cursor: Cursor, tenant: str, goals_of: dict[str, list[dict[str, Any]]]) -> CardRows:
+    owners = list(goals_of)
+    goal_ids = [goal["goal_id"] for goals in goals_of.values() for goal in goals]
+    owner_marks = ",".join("?" * len(owners))
+    cursor.execute(
+        f"SELECT employee_id, document FROM rm_card_documents WHERE tenant_id = ? AND employee_id IN ({owner_marks})",
+        (tenant, *owners),
+    )
+    cards = {employee_id: orjson.loads(document) for employee_id, document in cursor.fetchall()}
+    # Check-ins can be stored before their goal. (A link touching a new goal made its owners ``linked``
+    # already, and a link whose owners are others is on no card of the owner's.)
+    named = {goal_id for table in ("rm_kpi_checkins", "rm_development_checkins", "rm_missed_checkins")
+             for (goal_id,) in _rows_of_goals(cursor, table, "goal_id", tenant, goal_ids)}
+    # Only a review that names a new goal can say anything about it: the rest are not even parsed. Corrected
+    # reviews are left out here, by their correction, as ``cards`` leaves them out.
+    reviews: dict[str, list[dict[str, Any]]] = {owner: [] for owner in owners}
+    cursor.execute(
+        "SELECT employee_id, review_id, corrects_review_id, document FROM rm_reviews"
+        f" WHERE tenant_id = ? AND employee_id IN ({owner_marks})",
+        (tenant, *owners),
+    )
+    found = cursor.fetchall()
+    corrected = {(employee_id, corrects) for employee_id, _, corrects, _ in found if corrects}
+    for employee_id, review_id, _, document in found:
+        if (employee_id, review_id) not in corrected and any(goal["goal_id"] in document for goal in goals_of[employee_id]):
+            reviews[employee_id].append(orjson.loads(document))
+    rows = CardRows()
+    for owner in owners:
+        goals = goals_of[owner]
+        if owner not in cards or any(goal["goal_id"] in named for goal in goals):
+            continue
+        card, counts = with_new_performance_goals(cards[owner], goals, reviews[owner])
+        _add_card_rows(rows, tenant, owner, card, counts, goals)
+    return rows
 
 
 def refresh_cards(cursor: Cursor, employees: Iterable[Employee]) -> int:
@@ -194,18 +254,25 @@ def _card_rows(cursor: Cursor, tenant: str, employee_ids: list[str]) -> CardRows
     rows = CardRows()
     for employee_id in employee_ids:
         card, counts = build_card(tenant, employee_id, facts)
-        rows.cards.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
-                           int(card["active"]), *(counts[name] for name in COUNTERS)))
-        rows.documents.append((tenant, employee_id, orjson.dumps(card).decode(), orjson.dumps(summarize(card)).decode()))
-        shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
-        for goal_id in facts.goals_of.get(employee_id, ()):
-            # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.
-            goal, view = facts.goals[goal_id], shown.get(goal_id, {})
-            figure = view.get("attainment") if "attainment" in view else view.get("progress")
-            rows.figures.append((tenant, goal_id, employee_id, goal.get("parent_goal_id"),
-                                 goal.get("level") or "individual", goal["status"], figure, view.get("health"),
-                                 view.get("next_check_in_due")))
+        _add_card_rows(rows, tenant, employee_id, card, counts,
+                       [facts.goals[goal_id] for goal_id in facts.goals_of.get(employee_id, ())])
     return rows
+
+
+def _add_card_rows(rows: CardRows, tenant: str, employee_id: str, card: dict[str, Any], counts: dict[str, Any],
+                   goals: list[dict[str, Any]]) -> None:
+    """Add one card's rows to ``rows``: its counters, document and summary, and the figures of ``goals``."""
+    rows.cards.append((tenant, employee_id, card["display_name"], card["manager_id"], card["department"],
+                       int(card["active"]), *(counts[name] for name in COUNTERS)))
+    rows.documents.append((tenant, employee_id, orjson.dumps(card).decode(), orjson.dumps(summarize(card)).decode()))
+    shown = {view["goal_id"]: view for view in (*card["performance_goals"], *card["development_goals"])}
+    for goal in goals:
+        # Goals the card leaves out (abandoned ones) get no figures, whatever they had while live.
+        view = shown.get(goal["goal_id"], {})
+        figure = view.get("attainment") if "attainment" in view else view.get("progress")
+        rows.figures.append((tenant, goal["goal_id"], employee_id, goal.get("parent_goal_id"),
+                             goal.get("level") or "individual", goal["status"], figure, view.get("health"),
+                             view.get("next_check_in_due")))
 
 
 def write_card_rows(cursor: Cursor, rows: CardRows, *, first: bool = False) -> int:

@@ -380,11 +380,14 @@ def _replay_share(database_url: str, bootstrap_servers: str, share: tuple[int, i
     # This process only replays: its fetching and its decoding threads take turns on the interpreter lock
     # every 50 ms rather than every 5 (the default), which spent a fifth of its time on handing over.
     sys.setswitchinterval(0.05)
+    started = time.perf_counter()
     with SQLDatabase.connect(database_url, pool_size=2, durable=False) as database:  # made durable at the end
         read_model = DashboardsReadModel(defer_cards=True)
         store = ProjectionStore(database, read_model, schema_made=True)  # by the parent, before the replay
         applied, skipped = asyncio.run(replay(store, bootstrap_servers, progress=report, share=share))
-        return applied, skipped, read_model.deferred
+    log.info("rebuild: share %d of %d replayed %d events in %.1f s", share[0] + 1, share[1], applied,
+             time.perf_counter() - started)
+    return applied, skipped, read_model.deferred
 
 
 def default_workers() -> int:
