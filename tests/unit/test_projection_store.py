@@ -170,8 +170,9 @@ def test_a_live_store_moves_its_log_into_the_file_in_the_background_never_in_a_c
     while path.stat().st_size == empty_file and time.monotonic() < deadline:
         time.sleep(0.05)
     assert path.stat().st_size > empty_file  # only a checkpoint writes the file; the commits wrote the log
+    checkpoints = live._checkpoints
     live.close()
-    assert not any(thread.name == "sqlite-checkpoints" and thread.is_alive() for thread in threading.enumerate())
+    assert checkpoints is not None and not checkpoints._thread.is_alive()
     assert counts(ProjectionStore(reopened := SQLiteDatabase(str(path)), GoalCounter())) == (50, 0)
     reopened.close()
 
