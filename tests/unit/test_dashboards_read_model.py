@@ -429,6 +429,24 @@ def test_a_gap_reviewed_before_its_goal_arrives_shows_once_the_goal_is_set(empty
     assert first_difference(read_model_snapshot(empty.database, TODAY), rebuilt(b.events, tmp_path)) is None
 
 
+def test_a_goal_set_that_releases_its_held_back_close_has_its_owners_card_recomputed(empty, recomputed, tmp_path):
+    b = HistoryBuilder(TENANT)
+    b.employee("ben", "Ben Okafor", on=date(2026, 1, 2))
+    empty.publish(b.drain())
+    conversions = b.performance_goal("ben", CONVERSIONS, kpi("conversion rate", "percent", 10, 15), on=date(2026, 1, 5))
+    b.close(conversions, on=date(2026, 3, 31), outcome="achieved", final_value=Decimal(15))
+    retention = b.performance_goal("ben", "Retention", kpi("retained", "percent", 80, 90), on=date(2026, 4, 1))
+    conversions_set, closed, retention_set = b.drain()
+    empty.publish([closed])  # held back until its goal is set
+    recomputed.clear()
+    empty.publish([conversions_set, retention_set])  # one batch: a new goal, and a goal set and closed at once
+
+    assert recomputed == [(TENANT, "ben")]
+    ben = card(empty, "ben")
+    assert (goal(ben, conversions)["status"], goal(ben, retention)["status"]) == ("closed", "active")
+    assert first_difference(read_model_snapshot(empty.database, TODAY), rebuilt(b.events, tmp_path)) is None
+
+
 def test_a_new_goal_with_a_check_in_already_stored_has_its_card_recomputed(empty, recomputed):
     b = HistoryBuilder(TENANT)
     b.employee("ben", "Ben Okafor", on=date(2026, 1, 2))
