@@ -134,3 +134,15 @@ def test_bulk_rows_that_repeat_stored_keys_keep_the_stored_rows_on_postgresql(ne
             assert cursor.fetchall() == [("first", 300), ("later", 150)]
     finally:
         database.close()
+
+
+def test_every_postgresql_statement_is_planned_for_its_own_parameters(new_postgres_database):
+    # A generic plan settled while a rebuild's tables were small goes on scanning them whole as they grow.
+    for durable in (True, False):
+        database = SQLDatabase.connect(new_postgres_database(), durable=durable)
+        try:
+            with database.transaction() as cursor:
+                cursor.execute("SHOW plan_cache_mode")
+                assert cursor.fetchone()[0] == "force_custom_plan"
+        finally:
+            database.close()
