@@ -613,7 +613,7 @@ async def test_a_dashboard_can_wait_for_the_goal_a_command_just_set_instead_of_b
     metrics = (await org.services.dashboards_api.get("/metrics")).text
     assert "tandem_waiting_reads 0.0" in metrics
     # Every applied event's age since it was published is counted (the goal's, at the least).
-    assert float(re.search(r"^tandem_projection_event_age_seconds_count (\S+)$", metrics, re.M).group(1)) >= 1
+    assert float(re.search(r"^tandem_projection_event_age_seconds_count (\S+)$", metrics, re.MULTILINE).group(1)) >= 1
     assert answer.headers["Tandem-Goal-Applied"] == "false"
     assert [goal["goal_id"] for goal in answer.json()["employee"]["performance_goals"]] == [goal_id]
 

@@ -173,7 +173,8 @@ def test_a_live_store_moves_its_log_into_the_file_in_the_background_never_in_a_c
     checkpoints = live._checkpoints
     live.close()
     assert checkpoints is not None and not checkpoints._thread.is_alive()
-    assert counts(ProjectionStore(reopened := SQLiteDatabase(str(path)), GoalCounter())) == (50, 0)
+    reopened = SQLiteDatabase(str(path))
+    assert counts(ProjectionStore(reopened, GoalCounter())) == (50, 0)
     reopened.close()
 
 

@@ -53,20 +53,29 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
         except UnknownScope as error:
             raise RequestRefused(404, str(error)) from error
 
-    async def goal_applied(tenant_id: str, goal_id: str, version: int, seconds: float) -> bool:
-        """Whether the read model holds ``version`` of the goal, waiting up to ``seconds`` for it."""
+    async def read_when_applied(tenant_id: str, goal_id: str, version: int, seconds: float,
+                                run: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """``run``'s answer once the read model holds ``version`` of the goal, or when ``seconds`` run out; and
+        whether it held it. The version is checked and the answer read in one read of the store, so the answer
+        shows what was checked."""
+        def read_if_applied(cursor: Any, at_last: bool) -> tuple[bool, Any]:
+            applied = goal_version(cursor, tenant_id, goal_id) >= version
+            return applied, run(cursor, *args) if applied or at_last else None
+
         deadline = asyncio.get_running_loop().time() + seconds
         while True:
-            with read_side.goal_waiters.watching(tenant_id, goal_id) as applied:
-                if await query(goal_version, tenant_id, goal_id) >= version:
-                    return True
+            with read_side.goal_waiters.watching(tenant_id, goal_id) as signal:
+                applied, answer = await query(read_if_applied, False)
+                if applied:
+                    return True, answer
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
-                    return False
+                    break
                 try:
-                    await asyncio.wait_for(applied, remaining)
+                    await asyncio.wait_for(signal, remaining)
                 except TimeoutError:
-                    return False
+                    break
+        return await query(read_if_applied, True)
 
     @router.get(
         "/dashboards/alignment",
@@ -99,22 +108,26 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
         if len(given) > 1:
             raise RequestRefused(422, "give at most one of employee_id, manager_id, department",
                                  field=given[1], rule="one_scope")
-        headers = {}
         if wait_for_goal is None and (wait_for_version is not None or wait_seconds is not None):
             raise RequestRefused(422, "wait_for_version and wait_seconds go with wait_for_goal",
                                  field="wait_for_goal", rule="required_with_wait")
-        if wait_for_goal is not None:
-            applied = await goal_applied(tenant_id, wait_for_goal, wait_for_version or 1, wait_seconds or 5.0)
-            headers["Tandem-Goal-Applied"] = "true" if applied else "false"
+        run: Callable[..., Any]
         if employee_id is not None:
-            body = await query(employee_dashboard, tenant_id, employee_id, today())
+            run, args = employee_dashboard, (tenant_id, employee_id, today())
         elif manager_id is not None:
-            return JSONBytes(await query(team_dashboard_json, tenant_id, manager_id, today()), headers=headers)
+            run, args = team_dashboard_json, (tenant_id, manager_id, today())  # already JSON
         elif department is not None:
-            body = await query(department_dashboard, tenant_id, department, today())
+            run, args = department_dashboard, (tenant_id, department, today())
         else:
-            body = await query(tenant_dashboard, tenant_id, today())
-        return JSONBytes(orjson.dumps(body), headers=headers)
+            run, args = tenant_dashboard, (tenant_id, today())
+        headers = {}
+        if wait_for_goal is None:
+            body = await query(run, *args)
+        else:
+            applied, body = await read_when_applied(tenant_id, wait_for_goal, wait_for_version or 1,
+                                                    wait_seconds or 5.0, run, *args)
+            headers["Tandem-Goal-Applied"] = "true" if applied else "false"
+        return JSONBytes(body if isinstance(body, bytes) else orjson.dumps(body), headers=headers)
 
     @router.get("/goals/{goal_id}/cascade", response_class=JSONBytes)
     async def cascade(goal_id: str, tenant_id: str = tenant) -> Response:
