@@ -13,7 +13,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from tandem_contracts.envelope import decode, encode, stable_event_id
 from tandem_contracts.goals import GoalSet
-from tandem_runtime.database import SQLiteDatabase
+from tandem_runtime.database import BackgroundCheckpoints, SQLiteDatabase
 from tandem_runtime.projection import Delivery, ProjectionRunner, ProjectionStore
 
 
@@ -160,7 +160,8 @@ def test_a_bulk_load_made_durable_leaves_everything_in_the_database_file(tmp_pat
 def test_a_live_store_moves_its_log_into_the_file_in_the_background_never_in_a_commit(tmp_path):
     path = tmp_path / "live.db"
     live = SQLiteDatabase(str(path))
-    assert live._writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # no commit checkpoints
+    # Commits checkpoint only past the safety net
+    assert live._writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (BackgroundCheckpoints.SAFETY_NET_PAGES,)
     store = ProjectionStore(live, GoalCounter())
     empty_file = path.stat().st_size
     for offset in range(50):
@@ -176,6 +177,32 @@ def test_a_live_store_moves_its_log_into_the_file_in_the_background_never_in_a_c
     reopened = SQLiteDatabase(str(path))
     assert counts(ProjectionStore(reopened, GoalCounter())) == (50, 0)
     reopened.close()
+
+
+def test_commits_back_to_back_keep_the_log_within_the_safety_net(tmp_path):
+    # The background checkpoints race such commits and may never complete; the writer's own then do.
+    path = tmp_path / "busy.db"
+    busy = SQLiteDatabase(str(path))
+    with busy.transaction() as cursor:
+        cursor.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    for _ in range(800):
+        with busy.transaction() as cursor:
+            cursor.execute("INSERT INTO blobs (body) VALUES (?)", (bytes(200_000),))  # 160 MB in all
+    assert Path(f"{path}-wal").stat().st_size < 64 * 2**20  # unchecked, it holds all 160 MB
+    busy.close()
+
+
+def test_a_store_is_made_durable_while_its_background_checkpoint_runs(tmp_path):
+    path = tmp_path / "durable.db"
+    store = SQLiteDatabase(str(path))
+    with store.transaction() as cursor:
+        cursor.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    for _ in range(6):
+        with store.transaction() as cursor:  # its commit wakes the background checkpoint
+            cursor.executemany("INSERT INTO blobs (body) VALUES (?)", [(bytes(1000),)] * 40_000)
+        store.make_durable()  # never "another connection kept the write-ahead log from moving" (a race, unpaused)
+        assert Path(f"{path}-wal").stat().st_size == 0
+    store.close()
 
 
 class GatheringCounter(GoalCounter):

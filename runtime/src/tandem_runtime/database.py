@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,11 +78,6 @@ class DatabaseURL:
         if self.password:
             parts.append(f"password={self.password}")
         settings = [f"-c search_path={self.schema}"] if self.schema else []
-        # Every statement is planned for its own parameters. The read side asks for lists of ids whose best
-        # plan depends on how big the tables are: a generic plan, made once a statement has run five times
-        # (psycopg prepares it), was settled while a rebuild's tables were still small, and went on scanning
-        # them whole as they grew (a moderate replay took 98 s instead of 10).
-        settings.append("-c plan_cache_mode=force_custom_plan")
         if not durable:
             # A commit returns before its write-ahead log is flushed; the database stays consistent.
             settings.append("-c synchronous_commit=off")
@@ -182,7 +177,11 @@ class SQLiteDatabase(SQLDatabase):
         self._closed = False
         self._checkpoints: BackgroundCheckpoints | None = None
         if durable and path != ":memory:":
-            self._writer.execute("PRAGMA wal_autocheckpoint=0")  # commits never checkpoint; this thread does
+            # Commits leave checkpoints to a thread of their own, unless the log outgrows what that thread
+            # keeps it to (commits back to back can keep its checkpoints from ever completing, and only a
+            # completed one lets the log start over): then the next commit checkpoints, as SQLite would.
+            self._writer.execute(f"PRAGMA wal_autocheckpoint={BackgroundCheckpoints.SAFETY_NET_PAGES}")
+            self._writer.execute("PRAGMA journal_size_limit=67108864")  # a log that grew is cut back to 64 MB
             self._checkpoints = BackgroundCheckpoints(path)
 
     def _open(self) -> sqlite3.Connection:
@@ -218,7 +217,7 @@ class SQLiteDatabase(SQLDatabase):
         """Move the write-ahead log into the database file and flush the file to disk."""
         if self.path == ":memory:":
             return
-        with self._write_lock:
+        with self._write_lock, self._checkpoints.paused() if self._checkpoints else nullcontext():
             busy, _, _ = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             raise sqlite3.OperationalError(f"{self.path}: another connection kept the write-ahead log from moving into the file")
@@ -267,16 +266,17 @@ class BackgroundCheckpoints:
     Left to SQLite, the commit that fills the log past a thousand pages copies them into the file and waits
     for the disk, inside the writer's transaction: a live read model's batch of twenty new goals took 7 ms to
     commit on average, as long as applying the batch itself. A passive checkpoint here waits for no reader
-    or writer, and the commits go on meanwhile. Checkpointed this often, the log never grows to the size at
-    which a connection that still checkpoints on commit (an event store's) would do so.
+    or writer, and the commits go on meanwhile. The writer still checkpoints past ``SAFETY_NET_PAGES``.
     """
 
     INTERVAL = 0.2
+    SAFETY_NET_PAGES = 8000  # 32 MB of log
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._wanted = threading.Event()
         self._stopping = threading.Event()
+        self._checkpointing = threading.Lock()  # SQLite runs one checkpoint at a time and fails the others
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
         self._thread.start()
 
@@ -284,27 +284,34 @@ class BackgroundCheckpoints:
         """A commit added to the log."""
         self._wanted.set()
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No background checkpoint runs meanwhile (for a checkpoint of the caller's own)."""
+        with self._checkpointing:
+            yield
+
     def stop(self) -> None:
-        """Stop checkpointing (a last checkpoint happens when the database is next opened, or by SQLite on close)."""
+        """Stop checkpointing (SQLite checkpoints what is left when the last connection closes)."""
         self._stopping.set()
         self._wanted.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=5)
-        try:
-            while True:
-                self._wanted.wait()
-                if self._stopping.is_set():
-                    return
-                self._wanted.clear()
-                try:
+        connection: sqlite3.Connection | None = None
+        while not self._stopping.is_set():
+            self._wanted.wait()
+            if self._stopping.is_set():
+                break
+            self._wanted.clear()
+            try:
+                if connection is None:
+                    connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=5)
+                with self._checkpointing:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as error:
-                    log.warning("%s: background checkpoint failed, will retry: %s", self._path, error)
-                if self._stopping.wait(self.INTERVAL):
-                    return
-        finally:
+            except Exception as error:  # the thread must outlive any one failure: nothing else checkpoints so often
+                log.warning("%s: background checkpoint failed, will retry: %s", self._path, error)
+            self._stopping.wait(self.INTERVAL)
+        if connection is not None:
             connection.close()
 
 
@@ -387,7 +394,12 @@ class PostgresDatabase(SQLDatabase):
     is_sqlite = False
 
     def __init__(self, conninfo: str, pool_size: int = 4) -> None:
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30)
+        # Statements are never prepared, so each is planned for its own parameters. The read side asks for lists
+        # of ids whose best plan depends on how big the tables are: a generic plan, made once psycopg had
+        # prepared a statement (after five runs), was settled while a rebuild's tables were still small and went
+        # on scanning them whole as they grew (a moderate replay took 98 s instead of 10).
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30,
+                                    kwargs={"prepare_threshold": None})
 
     def make_durable(self) -> None:
         """Flush the write-ahead log: a durable commit waits for everything committed before it."""

@@ -454,7 +454,8 @@ class ProjectionRunner:
         applied_at = time.time() * 1000
         for tp, messages in records.items():
             for message in messages:
-                metrics.projection_event_age.observe(max(0.0, applied_at - message.timestamp) / 1000)
+                if message.timestamp > 0:  # a record without a timestamp has -1
+                    metrics.projection_event_age.observe(max(0.0, applied_at - message.timestamp) / 1000)
             highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 metrics.projection_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - messages[-1].offset - 1))
