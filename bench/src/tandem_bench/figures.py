@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -624,7 +625,9 @@ class Bench:
                 unseen.append(f"not within {WAIT_SECONDS} s")
 
         run = f"{key}-{uuid.uuid4().hex[:6]}"
+        ages_before = self._event_ages()
         result = asyncio.run(open_loop(goals.port, self._goal_requests(goals.port, run, people), rate=rate, seconds=seconds, on_answer=watch))
+        projection_share = self._event_age_percentiles(ages_before, self._event_ages())
         accepted = result.ok / seconds
         dropped = result.statuses.get(0, 0)
         steady = accepted >= 0.95 * rate and not dropped
@@ -632,7 +635,9 @@ class Bench:
                  f"{accepted:,.0f} commands/s accepted of {rate} offered"
                  + (f", {dropped:,} not sent (every connection busy: the goals service is saturated)" if dropped else "")
                  + f"; command p99 {percentile(result.latencies_ms, 0.99):,.0f} ms from its scheduled time"
-                 + (f"; {len(unseen)} samples not seen: {unseen[:2]}" if unseen else ""))
+                 + (f"; {len(unseen)} samples not seen: {unseen[:2]}" if unseen else "")
+                 + (f"; the projection's part (event published → applied, from its /metrics): {projection_share}"
+                    if projection_share else ""))
         for share, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
             value = percentile(samples, share) if samples else None
             judged = label == "p99" and bool(target) and value is not None
@@ -643,6 +648,25 @@ class Bench:
                 details={"accepted_per_second": accepted, "samples": len(samples), "statuses": dict(result.statuses)} if label == "p99" else {},
             ))
         return accepted
+
+    def _event_ages(self) -> list[tuple[float, float]]:
+        """The projections service's histogram of event ages at apply: (upper bound in s, cumulative count)."""
+        text = httpx.get(f"{self.services['projections'].url}/metrics", timeout=30).text
+        return [(float(bound), float(count)) for bound, count in
+                re.findall(r'^tandem_projection_event_age_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.MULTILINE)]
+
+    @staticmethod
+    def _event_age_percentiles(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> str:
+        """p50 and p99 of the events applied between two readings of the histogram, as bucket bounds."""
+        counts = [(bound, count - earlier) for (bound, count), (_, earlier) in zip(after, before, strict=True)]
+        if not counts or counts[-1][1] <= 0:
+            return ""
+
+        def bound_of(share: float) -> str:
+            bound = next(bound for bound, count in counts if count >= share * counts[-1][1])
+            return "over 60 s" if bound == float("inf") else f"≤ {bound * 1000:,.0f} ms"
+
+        return f"p50 {bound_of(0.5)}, p99 {bound_of(0.99)} of {counts[-1][1]:,.0f} events"
 
     # --- 7. memory ----------------------------------------------------------------------------------------
 
