@@ -179,29 +179,31 @@ def test_a_live_store_moves_its_log_into_the_file_in_the_background_never_in_a_c
     reopened.close()
 
 
+def blob_store(path: Path) -> SQLiteDatabase:
+    """A live (durable) SQLite store with one table of blobs."""
+    store = SQLiteDatabase(str(path))
+    with store.transaction() as cursor:
+        cursor.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    return store
+
+
 def test_commits_back_to_back_keep_the_log_within_the_safety_net(tmp_path):
     # The background checkpoints race such commits and may never complete; the writer's own then do.
-    path = tmp_path / "busy.db"
-    busy = SQLiteDatabase(str(path))
-    with busy.transaction() as cursor:
-        cursor.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    busy = blob_store(tmp_path / "busy.db")
     for _ in range(800):
         with busy.transaction() as cursor:
             cursor.execute("INSERT INTO blobs (body) VALUES (?)", (bytes(200_000),))  # 160 MB in all
-    assert Path(f"{path}-wal").stat().st_size < 64 * 2**20  # unchecked, it holds all 160 MB
+    assert Path(f"{busy.path}-wal").stat().st_size < 64 * 2**20  # unchecked, it holds all 160 MB
     busy.close()
 
 
 def test_a_store_is_made_durable_while_its_background_checkpoint_runs(tmp_path):
-    path = tmp_path / "durable.db"
-    store = SQLiteDatabase(str(path))
-    with store.transaction() as cursor:
-        cursor.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    store = blob_store(tmp_path / "durable.db")
     for _ in range(6):
         with store.transaction() as cursor:  # its commit wakes the background checkpoint
             cursor.executemany("INSERT INTO blobs (body) VALUES (?)", [(bytes(1000),)] * 40_000)
         store.make_durable()  # never "another connection kept the write-ahead log from moving" (a race, unpaused)
-        assert Path(f"{path}-wal").stat().st_size == 0
+        assert Path(f"{store.path}-wal").stat().st_size == 0
     store.close()
 
 
