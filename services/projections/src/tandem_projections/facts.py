@@ -138,10 +138,11 @@ class NewFacts:
 
     def __init__(self) -> None:
         self.named: set[Employee] = set()
-        self.named_otherwise: set[Employee] = set()  # by any event but a goal being set
+        # Employees changed otherwise than by a new goal of theirs: named by any other event, or owning a goal
+        # whose stored document changed in another way (a set goal's held-back later events, too).
+        self.changed_otherwise: set[Employee] = set()
         self.linked: set[Employee] = set()  # owners at either end of a link these events touch (``store`` finds them)
         self.created: dict[tuple[str, str], dict[str, Any]] = {}  # goals new in this batch, set and nothing else
-        self.altered: set[Employee] = set()  # owners of goals changed otherwise (a set goal's held-back events, too)
         self.touched_goals: set[tuple[str, str]] = set()
         self.goal_events: list[tuple[str, dict[str, Any]]] = []
         self.kpi_rows: list[tuple[Any, ...]] = []
@@ -192,7 +193,7 @@ class NewFacts:
             self.departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
         self.named.add((tenant, employee))
         if kind != GoalSet.event_type:
-            self.named_otherwise.add((tenant, employee))
+            self.changed_otherwise.add((tenant, employee))
 
     def store(self, cursor: Cursor, *, find_dirty: bool = True) -> set[Employee]:
         """Write the gathered facts; return the employees whose cards they may change.
@@ -210,13 +211,13 @@ class NewFacts:
         added: dict[Employee, list[dict[str, Any]]] = {}
         for (tenant, _), document in self.created.items():
             owner = (tenant, document["employee_id"])
-            if owner not in self.named_otherwise and owner not in self.linked and owner not in self.altered:
+            if owner not in self.changed_otherwise and owner not in self.linked:
                 added.setdefault(owner, []).append(document)
         return added
 
     def _store(self, cursor: Cursor, find_dirty: bool) -> set[Employee]:
         if self.goal_events:
-            _record_goal_events(cursor, self.goal_events, self.linked, self.created, self.altered, find_dirty)
+            _record_goal_events(cursor, self.goal_events, self.linked, self.created, self.changed_otherwise, find_dirty)
         insert_rows(cursor, "rm_kpi_checkins", KPI_CHECKIN_COLUMNS, self.kpi_rows, "ON CONFLICT DO NOTHING")
         insert_rows(cursor, "rm_development_checkins", DEVELOPMENT_CHECKIN_COLUMNS, self.development_rows,
                     _CHECKIN_KNOWN)
@@ -239,11 +240,11 @@ def _instant(value: str) -> str:
 
 def _record_goal_events(
     cursor: Cursor, events: list[tuple[str, dict[str, Any]]], linked: set[Employee],
-    created: dict[tuple[str, str], dict[str, Any]], altered: set[Employee], find_dirty: bool,
+    created: dict[tuple[str, str], dict[str, Any]], changed_otherwise: set[Employee], find_dirty: bool,
 ) -> None:
     """Apply goal events in version order. Owners a link or an unlink reaches go into ``linked``; goals
     stored for the first time by a ``GoalSet`` alone (no later version applied with it) go into ``created``,
-    and the owners of any other goal whose document changed into ``altered``."""
+    and the owners of any other goal whose document changed into ``changed_otherwise``."""
     keys = {(data["tenant_id"], data["goal_id"]) for _, data in events}
     known = load_goal_documents(cursor, keys)
     waiting = _pending_goal_events(cursor, keys)
@@ -273,7 +274,7 @@ def _record_goal_events(
             if stored_version == 0 and applied == 1 and by_version[1][0] == GoalSet.event_type:
                 created[key] = document
             else:
-                altered.add((key[0], document["employee_id"]))
+                changed_otherwise.add((key[0], document["employee_id"]))
     insert_rows(
         cursor,
         "rm_goals",

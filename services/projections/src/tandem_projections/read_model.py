@@ -152,8 +152,9 @@ def add_goals_to_cards(cursor: Cursor, added: dict[Employee, list[dict[str, Any]
         if all(goal["kind"] == "performance" and goal["status"] != "closed" for goal in goals):
             by_tenant.setdefault(tenant, {})[employee_id] = goals
     for tenant, goals_of in sorted(by_tenant.items()):
-        for start in range(0, len(goals_of), _CARD_BATCH):
-            owners = sorted(goals_of)[start : start + _CARD_BATCH]
+        everyone = sorted(goals_of)
+        for start in range(0, len(everyone), _CARD_BATCH):
+            owners = everyone[start : start + _CARD_BATCH]
             rows = _cards_with_goals_added(cursor, tenant, {owner: goals_of[owner] for owner in owners})
             write_card_rows(cursor, rows)
             updated.update((tenant, row[1]) for row in rows.cards)
