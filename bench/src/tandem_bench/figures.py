@@ -33,7 +33,7 @@ import httpx
 import orjson
 import psycopg
 
-from tandem_bench.http_load import Connection, LoadResult, build_request, closed_loop, open_loop, percentile
+from tandem_bench.http_load import Connection, LoadResult, build_request, closed_loop, open_loop, percentile, run_client
 from tandem_bench.kafka_io import LocalKafka, consume_all, events_on, produce, wait_for_events
 from tandem_bench.processes import BIN, PeakRss, ServiceProcess, run_worker
 from tandem_bench.report import Report, Row, machine_info
@@ -404,7 +404,7 @@ class Bench:
              "", None, True, department),
         ]
         for key, measure, query, repeats, target, limit, conditions, notes in asks:
-            latencies, status, size = asyncio.run(self._timed_gets(port, f"/v1/dashboards/alignment?{urlencode(query)}".rstrip("?"), repeats))
+            latencies, status, size = run_client(self._timed_gets(port, f"/v1/dashboards/alignment?{urlencode(query)}".rstrip("?"), repeats))
             if status != 200:
                 self.report.add(Row(key, "6. queries", measure, None, "ms", notes=f"answered {status}: {size!r}"))
                 continue
@@ -450,7 +450,7 @@ class Bench:
         goals, checkins = self.services["goals"], self.services["checkins"]
 
         def load(port: int, request: Callable[[int], bytes], on_answer: Callable[[int, int, bytes], None] | None = None) -> LoadResult:
-            return asyncio.run(closed_loop(port, request, connections=connections, seconds=seconds, on_answer=on_answer))
+            return run_client(closed_loop(port, request, connections=connections, seconds=seconds, on_answer=on_answer))
 
         baseline = load(noop.port, self._goal_requests(noop.port, "noop", people))
         self._load_row("write.noop.goals", "no-op FastAPI endpoint, goal bodies", baseline, None)
@@ -626,7 +626,7 @@ class Bench:
 
         run = f"{key}-{uuid.uuid4().hex[:6]}"
         ages_before = self._event_ages()
-        result = asyncio.run(open_loop(goals.port, self._goal_requests(goals.port, run, people), rate=rate, seconds=seconds, on_answer=watch))
+        result = run_client(open_loop(goals.port, self._goal_requests(goals.port, run, people), rate=rate, seconds=seconds, on_answer=watch))
         projection_share = self._event_age_percentiles(ages_before, self._event_ages())
         accepted = result.ok / seconds
         dropped = result.statuses.get(0, 0)

@@ -10,8 +10,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
+
+
+def run_client(load: Coroutine[Any, Any, T]) -> T:
+    """Run a load on uvloop, the loop the services run on: the client takes less of the cores it shares with them."""
+    return uvloop.run(load)
 
 
 def build_request(method: str, path: str, port: int, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
