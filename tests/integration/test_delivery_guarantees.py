@@ -152,14 +152,18 @@ async def test_a_relay_that_dies_before_saving_its_position_republishes_and_the_
     database.close()
 
 
+GOALS_MID_STREAM = 2000
+
+
 async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_counting(kafka_bootstrap, tmp_path):
     url = f"sqlite:///{tmp_path}/goals.db"
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     employees = [f"e-{n}" for n in range(40)]
     application = goals_application(url, tenant, employees)
-    goal_ids = {set_goal(application, tenant, employees[n % len(employees)]) for n in range(400)}
+    # Enough batches of 20 that the first run cannot apply them all between two looks at its progress.
+    goal_ids = {set_goal(application, tenant, employees[n % len(employees)]) for n in range(GOALS_MID_STREAM)}
     producer = await started_producer(kafka_bootstrap)
-    await relay_until(application, url, producer, position=400)
+    await relay_until(application, url, producer, position=GOALS_MID_STREAM)
     await producer.stop()
 
     database = SQLiteDatabase(str(tmp_path / "read-model.db"))
@@ -168,15 +172,15 @@ async def test_a_projection_stopped_mid_stream_resumes_without_losing_or_double_
     await eventually(lambda: first[0].batches >= 3, timeout=30)
     await stop_projection(*first)  # cancelled wherever it was: possibly between its transaction and the Kafka commit
     applied_before_restart = _count_goals(database, tenant)
-    assert applied_before_restart < 400, "the first run stopped mid-stream"
+    assert applied_before_restart < GOALS_MID_STREAM, "the first run stopped mid-stream"
 
     await project_everything(kafka_bootstrap, database, group, batch_size=20)
-    assert _count_goals(database, tenant) == 400
+    assert _count_goals(database, tenant) == GOALS_MID_STREAM
     with database.reading() as cursor:
         cursor.execute(
             "SELECT SUM(performance_goals) FROM rm_cards WHERE tenant_id = ?", (tenant,)
         )
-        assert cursor.fetchone()[0] == 400, "every goal counted exactly once"
+        assert cursor.fetchone()[0] == GOALS_MID_STREAM, "every goal counted exactly once"
         cursor.execute("SELECT goal_id FROM rm_goals WHERE tenant_id = ?", (tenant,))
         assert {uuid.UUID(row[0]) for row in cursor.fetchall()} == goal_ids
     database.close()

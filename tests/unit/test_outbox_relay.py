@@ -1,0 +1,161 @@
+"""The outbox relay: events go out in the order of the log, the position only moves past what Kafka
+acknowledged, and a failed batch is sent again from there. Over a producer that the tests settle by hand;
+the relay on a real broker is covered by the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+from tandem_contracts.envelope import stable_event_id
+from tandem_goals.application import GoalsApplication, GoalTemplate, SetGoal
+from tandem_goals.domain import GoalKind, Kpi, KpiDirection
+from tandem_goals.outbound import SOURCE, to_integration_event
+from tandem_runtime.database import SQLiteDatabase
+from tandem_runtime.directory import Directory
+from tandem_runtime.eventstore import CommandContext
+from tandem_runtime.outbox import MemoryRelayStorage, OutboxRelay
+
+from tests.examples import employee
+from tests.support import eventually
+
+TENANT = "acme"
+
+
+class HeldProducer:
+    """Stands for aiokafka's producer: each ``send`` returns a delivery that the test settles."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, asyncio.Future[None]]] = []  # (event id, delivery), in the order of send
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sent.append((dict(headers)["ce_id"].decode(), delivery))
+        return delivery
+
+    def acknowledge(self, first: int, last: int) -> None:
+        """Acknowledge sends ``first`` to ``last`` (inclusive, in the order sent)."""
+        for _, delivery in self.sent[first : last + 1]:
+            if not delivery.done():
+                delivery.set_result(None)
+
+    def fail(self, index: int) -> None:
+        self.sent[index][1].set_exception(KafkaTimeoutError())
+
+
+class AcknowledgingProducer(HeldProducer):
+    """Acknowledges every send at once."""
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        delivery = await super().send(topic, value=value, key=key, headers=headers)
+        delivery.set_result(None)
+        return delivery
+
+
+def application_with_goals(count: int) -> GoalsApplication:
+    directory = Directory(SQLiteDatabase(":memory:"))
+    directory.record(employee("m-1", tenant_id=TENANT), employee("e-1", "m-1", tenant_id=TENANT))
+    application = GoalsApplication("memory:", directory)
+    template = GoalTemplate(
+        kind=GoalKind.PERFORMANCE,
+        cycle="2026",
+        title="Grow conversions",
+        description="",
+        start_date=date(2026, 1, 1),
+        due_date=date(2026, 12, 31),
+        kpi=Kpi("conversions", "percent", 10, 15, KpiDirection.INCREASE),
+    )
+    for _ in range(count):
+        application.set_goal(SetGoal(TENANT, "e-1", "m-1", template, goal_id=uuid.uuid4()), CommandContext.issued_by("m-1"))
+    return application
+
+
+def log_of(application: GoalsApplication) -> tuple[list[int], list[str]]:
+    """The notification ids of the application's log, and the event id each is published under, in order."""
+    notifications = application.recorder.select_notifications(start=1, limit=1000)
+    return [n.id for n in notifications], [stable_event_id(n.originator_id, n.originator_version) for n in notifications]
+
+
+def relay(application: GoalsApplication, storage: MemoryRelayStorage, batch_size: int) -> OutboxRelay:
+    return OutboxRelay(
+        name="goals",
+        application=application,
+        translate=to_integration_event,
+        source=SOURCE,
+        open_storage=lambda: storage,
+        batch_size=batch_size,
+        save_interval_seconds=0.0,
+    )
+
+
+async def stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_failed_batch_is_sent_again_from_the_acknowledged_position():
+    application = application_with_goals(6)
+    ids, in_log_order = log_of(application)
+    storage, producer = MemoryRelayStorage(), HeldProducer()
+    under_test = relay(application, storage, batch_size=2)
+    task = asyncio.create_task(under_test.run(producer))  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: len(producer.sent) == 2)
+        await asyncio.sleep(0.1)
+        assert len(producer.sent) == 2, "the next batch waits for this one's acknowledgements"
+        assert under_test.state.position is None
+
+        producer.acknowledge(0, 1)
+        await eventually(lambda: len(producer.sent) == 4)
+        assert under_test.state.position == ids[1]
+        producer.acknowledge(3, 3)  # the second batch's later event is acknowledged, its first one fails
+        producer.fail(2)
+        await eventually(lambda: under_test.state.last_error is not None)
+        assert under_test.state.position == ids[1], "a batch with a failed event does not move the position"
+
+        async def everything_acknowledged() -> bool:
+            producer.acknowledge(0, len(producer.sent) - 1)
+            return under_test.state.position == ids[-1]
+
+        await eventually(everything_acknowledged)
+    finally:
+        await stopped(task)
+
+    sent = [event_id for event_id, _ in producer.sent]
+    assert sent == [*in_log_order[:4], *in_log_order[2:]], "the failed batch, whole, again, then the rest"
+    assert under_test.state.last_error is None
+    assert storage.load_position("goals") == ids[-1]
+
+
+async def test_stopping_records_the_acknowledged_position_not_the_sent_one():
+    application = application_with_goals(4)
+    ids, _ = log_of(application)
+    storage, producer = MemoryRelayStorage(), HeldProducer()
+    under_test = relay(application, storage, batch_size=2)
+    task = asyncio.create_task(under_test.run(producer))  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: len(producer.sent) == 2)
+        producer.acknowledge(0, 1)
+        await eventually(lambda: len(producer.sent) == 4)  # the second batch sent, not acknowledged
+    finally:
+        await stopped(task)
+    assert storage.load_position("goals") == ids[1]
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 500])
+async def test_every_event_is_published_once_in_log_order(batch_size: int):
+    application = application_with_goals(23)
+    ids, in_log_order = log_of(application)
+    storage, producer = MemoryRelayStorage(), AcknowledgingProducer()
+    under_test = relay(application, storage, batch_size=batch_size)
+    task = asyncio.create_task(under_test.run(producer))  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: under_test.state.position == ids[-1])
+    finally:
+        await stopped(task)
+    assert [event_id for event_id, _ in producer.sent] == in_log_order
+    assert under_test.state.published == 23
+    assert storage.load_position("goals") == ids[-1]
