@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 
 import pytest
@@ -91,9 +93,15 @@ def relay(application: GoalsApplication, storage: MemoryRelayStorage, batch_size
     )
 
 
-async def stopped(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+@asynccontextmanager
+async def running(relay_under_test: OutboxRelay, producer: HeldProducer) -> AsyncIterator[None]:
+    """The relay runs over ``producer`` inside the block, and is stopped (cancelled) when it ends."""
+    task = asyncio.create_task(relay_under_test.run(producer))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_failed_batch_is_sent_again_from_the_acknowledged_position():
@@ -101,8 +109,7 @@ async def test_a_failed_batch_is_sent_again_from_the_acknowledged_position():
     ids, in_log_order = log_of(application)
     storage, producer = MemoryRelayStorage(), HeldProducer()
     under_test = relay(application, storage, batch_size=2)
-    task = asyncio.create_task(under_test.run(producer))  # type: ignore[arg-type]
-    try:
+    async with running(under_test, producer):
         await eventually(lambda: len(producer.sent) == 2)
         await asyncio.sleep(0.1)
         assert len(producer.sent) == 2, "the next batch waits for this one's acknowledgements"
@@ -121,8 +128,6 @@ async def test_a_failed_batch_is_sent_again_from_the_acknowledged_position():
             return under_test.state.position == ids[-1]
 
         await eventually(everything_acknowledged)
-    finally:
-        await stopped(task)
 
     sent = [event_id for event_id, _ in producer.sent]
     assert sent == [*in_log_order[:4], *in_log_order[2:]], "the failed batch, whole, again, then the rest"
@@ -135,13 +140,10 @@ async def test_stopping_records_the_acknowledged_position_not_the_sent_one():
     ids, _ = log_of(application)
     storage, producer = MemoryRelayStorage(), HeldProducer()
     under_test = relay(application, storage, batch_size=2)
-    task = asyncio.create_task(under_test.run(producer))  # type: ignore[arg-type]
-    try:
+    async with running(under_test, producer):
         await eventually(lambda: len(producer.sent) == 2)
         producer.acknowledge(0, 1)
         await eventually(lambda: len(producer.sent) == 4)  # the second batch sent, not acknowledged
-    finally:
-        await stopped(task)
     assert storage.load_position("goals") == ids[1]
 
 
@@ -151,11 +153,8 @@ async def test_every_event_is_published_once_in_log_order(batch_size: int):
     ids, in_log_order = log_of(application)
     storage, producer = MemoryRelayStorage(), AcknowledgingProducer()
     under_test = relay(application, storage, batch_size=batch_size)
-    task = asyncio.create_task(under_test.run(producer))  # type: ignore[arg-type]
-    try:
+    async with running(under_test, producer):
         await eventually(lambda: under_test.state.position == ids[-1])
-    finally:
-        await stopped(task)
     assert [event_id for event_id, _ in producer.sent] == in_log_order
     assert under_test.state.published == 23
     assert storage.load_position("goals") == ids[-1]
