@@ -10,19 +10,16 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tandem_goals.application import GoalsApplication, GoalTemplate, SetGoal
-from tandem_goals.domain import GoalKind, Kpi, KpiDirection
+from tandem_goals.application import GoalsApplication
 from tandem_goals.outbound import SOURCE, to_integration_event
 from tandem_projections.queries import employee_dashboard
 from tandem_projections.read_model import DashboardsReadModel
 from tandem_runtime.database import SQLiteDatabase
-from tandem_runtime.directory import Directory
-from tandem_runtime.eventstore import CommandContext
 from tandem_runtime.kafka import make_producer
 from tandem_runtime.outbox import OutboxRelay, RelayStorage
 from tandem_runtime.projection import ProjectionRunner, ProjectionStore
 from tandem_runtime.topics import DEAD_LETTER, GOALS
-from tests.examples import employee
+from tests.examples import goals_application, set_goal
 from tests.support import caught_up, eventually, read_topic
 
 
@@ -47,27 +44,6 @@ class CrashBeforeSavingPosition(RelayStorage):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def goals_application(url: str, tenant: str, employees: list[str]) -> GoalsApplication:
-    directory = Directory(SQLiteDatabase(":memory:"))
-    directory.record(*(employee(e, tenant_id=tenant) for e in employees))
-    return GoalsApplication(url, directory)
-
-
-def set_goal(application: GoalsApplication, tenant: str, employee: str) -> uuid.UUID:
-    goal_id = uuid.uuid4()
-    template = GoalTemplate(
-        kind=GoalKind.PERFORMANCE,
-        cycle="2026",
-        title=f"Goal {goal_id.hex[:6]}",
-        description="",
-        start_date=date(2026, 1, 1),
-        due_date=date(2026, 12, 31),
-        kpi=Kpi("conversions", "percent", 10, 15, KpiDirection.INCREASE),
-    )
-    application.set_goal(SetGoal(tenant, employee, "m-1", template, goal_id=goal_id), CommandContext.issued_by("m-1"))
-    return goal_id
 
 
 def relay_for(application: GoalsApplication, open_storage) -> OutboxRelay:

@@ -5,23 +5,17 @@ the relay on a real broker is covered by the integration tests."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
-from tandem_contracts.envelope import stable_event_id
-from tandem_goals.application import GoalsApplication, GoalTemplate, SetGoal
-from tandem_goals.domain import GoalKind, Kpi, KpiDirection
-from tandem_goals.outbound import SOURCE, to_integration_event
-from tandem_runtime.database import SQLiteDatabase
-from tandem_runtime.directory import Directory
-from tandem_runtime.eventstore import CommandContext
-from tandem_runtime.outbox import MemoryRelayStorage, OutboxRelay
 
-from tests.examples import employee
+from tandem_contracts.envelope import stable_event_id
+from tandem_goals.application import GoalsApplication
+from tandem_goals.outbound import SOURCE, to_integration_event
+from tandem_runtime.outbox import MemoryRelayStorage, OutboxRelay
+from tests.examples import goals_application, set_goal
 from tests.support import eventually
 
 TENANT = "acme"
@@ -58,20 +52,9 @@ class AcknowledgingProducer(HeldProducer):
 
 
 def application_with_goals(count: int) -> GoalsApplication:
-    directory = Directory(SQLiteDatabase(":memory:"))
-    directory.record(employee("m-1", tenant_id=TENANT), employee("e-1", "m-1", tenant_id=TENANT))
-    application = GoalsApplication("memory:", directory)
-    template = GoalTemplate(
-        kind=GoalKind.PERFORMANCE,
-        cycle="2026",
-        title="Grow conversions",
-        description="",
-        start_date=date(2026, 1, 1),
-        due_date=date(2026, 12, 31),
-        kpi=Kpi("conversions", "percent", 10, 15, KpiDirection.INCREASE),
-    )
+    application = goals_application("memory:", TENANT, ["e-1"])
     for _ in range(count):
-        application.set_goal(SetGoal(TENANT, "e-1", "m-1", template, goal_id=uuid.uuid4()), CommandContext.issued_by("m-1"))
+        set_goal(application, TENANT, "e-1")
     return application
 
 
