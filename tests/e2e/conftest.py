@@ -21,10 +21,14 @@ BIN = Path(sys.executable).parent
 SERVICES = ("goals", "checkins", "reviews", "projections")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports. The probes stay bound until all are chosen: one closed before
+    the next was taken could be handed out twice, and two services would then race for one port."""
+    with ExitStack() as probes:
+        sockets = [probes.enter_context(socket.socket()) for _ in range(count)]
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in sockets]
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -52,7 +56,7 @@ class ServiceProcesses:
 @contextmanager
 def service_processes(kafka_bootstrap: str, folder: Path) -> Iterator[ServiceProcesses]:
     """Start the four services with stores and logs (``<name>.log``) under ``folder``; stop whatever still runs."""
-    ports = {name: free_port() for name in SERVICES}
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     group = f"e2e-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
