@@ -149,3 +149,16 @@ def test_no_postgresql_statement_is_prepared_so_each_is_planned_for_its_own_para
                 assert cursor.fetchone()[0] == 0
         finally:
             database.close()
+
+
+def test_long_values_are_compressed_with_lz4_on_postgresql(new_postgres_database):
+    # pglz, PostgreSQL's default, compressed the cards' documents at a third of lz4's speed.
+    database = SQLDatabase.connect(new_postgres_database())
+    try:
+        with database.transaction() as cursor:
+            cursor.execute("CREATE TABLE kept_documents (document_id TEXT PRIMARY KEY, document TEXT NOT NULL)")
+            cursor.execute("INSERT INTO kept_documents VALUES (?, ?)", ("card", '{"goal": "reduce churn"}' * 1000))
+            cursor.execute("SELECT pg_column_compression(document) FROM kept_documents")
+            assert cursor.fetchone()[0] == "lz4"
+    finally:
+        database.close()

@@ -388,6 +388,19 @@ class _PostgresCursor:
         return self._cursor.fetchall()
 
 
+def _compress_with_lz4(connection: psycopg.Connection[Any]) -> None:
+    """Compress the long values this connection stores (documents) with lz4 where the server offers it.
+
+    PostgreSQL's own method, pglz, compressed the cards' documents at a third of the speed: it was a sixth of
+    the server's work in writing a rebuild's cards. Values already stored keep their method; both read back.
+    """
+    connection.execute(
+        "SELECT set_config('default_toast_compression', 'lz4', false) FROM pg_settings"
+        " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+    )
+    connection.commit()
+
+
 class PostgresDatabase(SQLDatabase):
     """PostgreSQL through a psycopg connection pool."""
 
@@ -399,7 +412,7 @@ class PostgresDatabase(SQLDatabase):
         # prepared a statement (after five runs), was settled while a rebuild's tables were still small and went
         # on scanning them whole as they grew (a moderate replay took 98 s instead of 10).
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30,
-                                    kwargs={"prepare_threshold": None})
+                                    kwargs={"prepare_threshold": None}, configure=_compress_with_lz4)
 
     def make_durable(self) -> None:
         """Flush the write-ahead log: a durable commit waits for everything committed before it."""
