@@ -4,7 +4,6 @@ broker, and consumer groups of their own (so no process of an earlier test holds
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tandem_runtime.loopback import free_ports
+
 BIN = Path(sys.executable).parent
 SERVICES = ("goals", "checkins", "reviews", "projections")
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free loopback ports. The probes stay bound until all are chosen: one closed before
-    the next was taken could be handed out twice, and two services would then race for one port."""
-    with ExitStack() as probes:
-        sockets = [probes.enter_context(socket.socket()) for _ in range(count)]
-        for probe in sockets:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in sockets]
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:

@@ -39,6 +39,7 @@ from tandem_bench.processes import BIN, PeakRss, ServiceProcess, run_worker
 from tandem_bench.report import Report, Row, machine_info
 from tandem_bench.synthetic_org import Employee, Org, build_org, generate_events
 from tandem_runtime.local_postgres import ThrowawayPostgres, postgres_bindir
+from tandem_runtime.loopback import free_ports
 from tandem_runtime.topics import CHECKINS, GOALS
 
 FIGURES = ("limits", "peer", "ours", "write", "freshness", "queries", "memory")
@@ -326,8 +327,12 @@ class Bench:
             }),
         }
         self.report.say(f"starting goals, checkins and projections (read model: {'the rebuilt SQLite store' if self.read_model_url else 'a fresh store, consuming live'})")
-        for name, (prefix, environment) in definitions.items():
-            service = ServiceProcess(name, [str(BIN / f"tandem-{name}")], prefix, logs / f"{name}.log", environment)
+        # Chosen together: a port chosen alone, while the service given the last one is still starting, can be
+        # that same port.
+        ports = free_ports(len(definitions))
+        for (name, (prefix, environment)), port in zip(definitions.items(), ports, strict=True):
+            service = ServiceProcess(name, [str(BIN / f"tandem-{name}")], prefix, logs / f"{name}.log", environment,
+                                     port=port)
             service.start(self.bootstrap)
             self.services[name] = service
         for service in self.services.values():

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-from tandem_runtime.local_postgres import free_port
+from tandem_runtime.loopback import free_port
 
 BIN = Path(sys.executable).parent
 
