@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from fastapi import FastAPI
 
 T = TypeVar("T")
@@ -78,3 +79,33 @@ async def caught_up(runner, bootstrap: str, topics: tuple[str, ...]) -> bool:
             if end and positions.get((topic, partition), -1) < end - 1:
                 return False
     return True
+
+
+class HeldProducer:
+    """Stands for aiokafka's producer: each ``send`` returns a delivery that the test settles."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, asyncio.Future[None]]] = []  # (event id, delivery), in the order of send
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sent.append((dict(headers)["ce_id"].decode(), delivery))
+        return delivery
+
+    def acknowledge(self, first: int, last: int) -> None:
+        """Acknowledge sends ``first`` to ``last`` (inclusive, in the order sent)."""
+        for _, delivery in self.sent[first : last + 1]:
+            if not delivery.done():
+                delivery.set_result(None)
+
+    def fail(self, index: int) -> None:
+        self.sent[index][1].set_exception(KafkaTimeoutError())
+
+
+class AcknowledgingProducer(HeldProducer):
+    """Acknowledges every send at once."""
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        delivery = await super().send(topic, value=value, key=key, headers=headers)
+        delivery.set_result(None)
+        return delivery

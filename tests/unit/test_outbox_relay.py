@@ -9,46 +9,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from aiokafka.errors import KafkaTimeoutError
 
 from tandem_contracts.envelope import stable_event_id
 from tandem_goals.application import GoalsApplication
 from tandem_goals.outbound import SOURCE, to_integration_event
 from tandem_runtime.outbox import MemoryRelayStorage, OutboxRelay
 from tests.examples import goals_application, set_goal
-from tests.support import eventually
+from tests.support import AcknowledgingProducer, HeldProducer, eventually
 
 TENANT = "acme"
-
-
-class HeldProducer:
-    """Stands for aiokafka's producer: each ``send`` returns a delivery that the test settles."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, asyncio.Future[None]]] = []  # (event id, delivery), in the order of send
-
-    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
-        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.sent.append((dict(headers)["ce_id"].decode(), delivery))
-        return delivery
-
-    def acknowledge(self, first: int, last: int) -> None:
-        """Acknowledge sends ``first`` to ``last`` (inclusive, in the order sent)."""
-        for _, delivery in self.sent[first : last + 1]:
-            if not delivery.done():
-                delivery.set_result(None)
-
-    def fail(self, index: int) -> None:
-        self.sent[index][1].set_exception(KafkaTimeoutError())
-
-
-class AcknowledgingProducer(HeldProducer):
-    """Acknowledges every send at once."""
-
-    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
-        delivery = await super().send(topic, value=value, key=key, headers=headers)
-        delivery.set_result(None)
-        return delivery
 
 
 def application_with_goals(count: int) -> GoalsApplication:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from tandem_runtime.database import DatabaseURL
+from tandem_runtime.group_commit import DurabilityScope, current_scope
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -68,7 +69,8 @@ def command_endpoint_for(event_store_url: str) -> CommandEndpoint:
     On an SQLite (or in-memory) event store a command is work under the interpreter lock from start to end:
     a worker thread cannot run it alongside the event loop, and handing it over and back costs about as much
     as the command itself (measured: about 1 ms of a 2 ms set-goal). So it runs on the loop, which it holds
-    for half a millisecond. On PostgreSQL a command mostly waits on round trips, and on the loop it would
+    for half a millisecond, and then awaits the flush that makes its commit durable (``group_commit``) while
+    the loop serves other requests. On PostgreSQL a command mostly waits on round trips, and on the loop it would
     stall every other request: it stays a plain function, which FastAPI runs in a worker thread.
 
     Only for short commands: a bulk one (a cascade to thousands) stays in a worker thread whatever the store.
@@ -79,7 +81,14 @@ def command_endpoint_for(event_store_url: str) -> CommandEndpoint:
     def on_the_loop(endpoint: Callable[P, T]) -> Callable[P, Any]:
         @functools.wraps(endpoint)  # FastAPI reads the parameters, and their annotations, through the wrapper
         async def run_here(*args: P.args, **kwargs: P.kwargs) -> T:
-            return endpoint(*args, **kwargs)
+            # What the command saves is answered once it is on disk, and the loop serves others meanwhile.
+            scope = DurabilityScope()
+            token = current_scope.set(scope)
+            try:
+                return endpoint(*args, **kwargs)
+            finally:
+                current_scope.reset(token)
+                await scope.settle()
 
         return run_here
 

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from tandem_runtime.database import DatabaseURL
+from tandem_runtime.group_commit import GroupCommitSQLiteFactory, LogFlusher, current_scope
 from tandem_runtime.idempotency import IdempotentRequest, RequestKey
 from tandem_runtime.transcodings import transcodings_for
 
@@ -88,8 +89,26 @@ class TandemApplication(Application[UUID]):
 
     def __init__(self, database_url: str | DatabaseURL, env: dict[str, str] | None = None) -> None:
         url = database_url if isinstance(database_url, DatabaseURL) else DatabaseURL.parse(database_url)
-        super().__init__(env={**url.eventsourcing_env(), **(env or {})})
+        store = url.eventsourcing_env()
+        if url.is_sqlite:  # commits made durable in groups (``group_commit``)
+            store["PERSISTENCE_MODULE"] = f"{GroupCommitSQLiteFactory.__module__}:{GroupCommitSQLiteFactory.__name__}"
+        super().__init__(env={**store, **(env or {})})
         self._on_recorded: list[Callable[[int], None]] = []
+        self.flusher: LogFlusher | None = None
+        if isinstance(self.factory, GroupCommitSQLiteFactory):
+            self.flusher = LogFlusher(url.path)
+            self.flusher.on_flushed(self._tell_recorded)
+            self.flusher.start(self.recorder.max_notification_id() or 0)
+
+    def close(self) -> None:
+        """Make every commit durable, then close the store."""
+        if self.flusher is not None:
+            self.flusher.stop()
+        super().close()
+
+    def durable_position(self) -> int | None:
+        """The highest notification id known to be on disk (None: every recorded one is)."""
+        return self.flusher.durable if self.flusher is not None else None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -97,8 +116,13 @@ class TandemApplication(Application[UUID]):
             transcoder.register(transcoding)
 
     def on_recorded(self, listener: Callable[[int], None]) -> None:
-        """Call ``listener`` with the highest new notification id after every save (the relay's wake-up)."""
+        """Call ``listener`` with the highest new notification id once a save is durable (the relay's wake-up),
+        from the thread that saved or the flusher's."""
         self._on_recorded.append(listener)
+
+    def _tell_recorded(self, highest: int) -> None:
+        for listener in self._on_recorded:
+            listener(highest)
 
     def save(self, *aggregates: Aggregate, context: CommandContext | None = None) -> list[Recording[UUID]]:
         """Store the aggregates' pending events in one transaction, each stamped with the command context."""
@@ -110,6 +134,13 @@ class TandemApplication(Application[UUID]):
             processing_event.events.extend(aggregate.collect_events())
         processing_event.saved_kwargs["command_context"] = context
         recordings = self._record(processing_event)
+        if recordings and self.flusher is not None:
+            highest = max(recording.notification.id for recording in recordings)
+            scope = current_scope.get()
+            if scope is not None:
+                scope.saved(self.flusher, highest)  # an endpoint on the event loop awaits it before answering
+            else:
+                self.flusher.wait(highest)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings
@@ -169,8 +200,6 @@ class TandemApplication(Application[UUID]):
                 # Event objects are frozen dataclasses; their state dict is what the mapper stores.
                 vars(domain_event)[_CONTEXT_KEY] = stamp
         recordings = super()._record(processing_event)
-        if recordings:
-            highest = max(recording.notification.id for recording in recordings)
-            for listener in self._on_recorded:
-                listener(highest)
+        if recordings and self.flusher is None:
+            self._tell_recorded(max(recording.notification.id for recording in recordings))
         return recordings

@@ -311,8 +311,11 @@ class OutboxRelay:
         """The next notifications after ``position`` as messages (in the relay's thread: decoding and encoding
         a batch takes tens of milliseconds, which the event loop spends on requests instead); returns how many
         notifications were read, the last one's id, and the messages."""
+        durable = self._application.durable_position()  # never publish what a crash could still undo
+        if durable is not None and durable <= (position or 0):
+            return 0, 0, []
         notifications: Sequence[Notification] = self._application.recorder.select_notifications(
-            start=position, limit=self._batch_size, inclusive_of_start=position is None
+            start=position, limit=self._batch_size, stop=durable, inclusive_of_start=position is None
         )
         if not notifications:
             return 0, 0, []
