@@ -48,7 +48,6 @@ class LogFlusher:
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._listeners: list[Callable[[int], None]] = []
         self._thread: threading.Thread | None = None
-        self.flushes = 0
 
     @property
     def durable(self) -> int:
@@ -139,7 +138,6 @@ class LogFlusher:
                 continue
             with self._condition:
                 self._durable = target
-                self.flushes += 1
                 self._condition.notify_all()
                 self._release()
             for listener in self._listeners:
