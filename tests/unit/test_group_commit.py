@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from tandem_runtime.group_commit import DurabilityScope, LogFlusher, current_scope
+from tandem_runtime.metrics import Metrics
 from tandem_runtime.outbox import MemoryRelayStorage, OutboxRelay
 from tests.examples import goals_application, set_goal
 from tests.support import AcknowledgingProducer, eventually
@@ -110,8 +111,9 @@ def test_the_relay_publishes_only_what_a_flush_made_durable(tmp_path, disk):
     application = goals_application(f"sqlite:///{tmp_path / 'events.db'}", TENANT, ["e-1"])
     assert application.flusher is not None
     application.flusher._fsync = disk.fsync
+    metrics = Metrics("goals")
     relay = OutboxRelay(name="goals", application=application, translate=to_integration_event, source=SOURCE,
-                        open_storage=MemoryRelayStorage)
+                        open_storage=MemoryRelayStorage, metrics=metrics)
     storage = MemoryRelayStorage()
 
     async def scenario() -> None:
@@ -127,6 +129,7 @@ def test_the_relay_publishes_only_what_a_flush_made_durable(tmp_path, disk):
         disk.gate.set()
         await asyncio.wait_for(scope.settle(), timeout=5)
         assert await relay.relay_batch(storage) == 1
+        assert "tandem_event_store_flush_seconds_count 1.0" in metrics.render().decode()
 
     try:
         asyncio.run(scenario())

@@ -25,6 +25,12 @@ class Metrics:
         self.relay_published = Counter("tandem_relay_published_events", "Events the outbox relay published.", **labels)
         self.relay_position = Gauge("tandem_relay_position", "Last notification id acknowledged by Kafka.", **labels)
         self.relay_lag = Gauge("tandem_relay_lag", "Notifications recorded but not yet published.", **labels)
+        self.event_store_flush_seconds = Histogram(
+            "tandem_event_store_flush_seconds",
+            "Time to flush an SQLite event store's log: what a command waits for before it is answered.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+            **labels,
+        )
         self.projection_events = Counter(
             "tandem_projection_events",
             "Messages the projection consumed, by outcome (applied, duplicate, dead_lettered).",

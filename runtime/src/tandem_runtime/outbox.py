@@ -211,6 +211,8 @@ class OutboxRelay:
         # Reads of the log never queue behind the commands' own blocking work.
         self._thread = OwnThread(f"relay-{name}")
         application.on_recorded(self.wake)
+        if metrics is not None and application.flusher is not None:
+            application.flusher.timed = metrics.event_store_flush_seconds.observe
 
     def wake(self, _notification_id: int | None = None) -> None:
         """Ask the relay to look for new notifications now; safe to call from any thread."""
