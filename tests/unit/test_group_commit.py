@@ -88,31 +88,32 @@ def test_a_failed_flush_is_reported_to_whoever_waits_and_tried_again(flusher, di
     asyncio.run(scenario())
 
 
-def test_a_save_outside_an_endpoint_on_the_loop_blocks_until_durable(tmp_path, disk):
-    application = goals_application(f"sqlite:///{tmp_path / 'events.db'}", TENANT, ["e-1"])
-    try:
-        assert application.flusher is not None
-        application.flusher._fsync = disk.fsync  # a fresh store: nothing was waiting to be flushed
-        saved = threading.Event()
-        worker = threading.Thread(target=lambda: (set_goal(application, TENANT, "e-1"), saved.set()))
-        worker.start()
-        assert not saved.wait(timeout=0.2)
-        disk.gate.set()
-        assert saved.wait(timeout=5)
-        worker.join()
-    finally:
-        disk.gate.set()
-        application.close()
-
-
-def test_the_relay_publishes_only_what_a_flush_made_durable(tmp_path, disk):
-    from tandem_goals.outbound import SOURCE, to_integration_event
-
+@pytest.fixture
+def held_application(tmp_path, disk):
+    """A goals application on an SQLite file, whose flushes go to the held disk."""
     application = goals_application(f"sqlite:///{tmp_path / 'events.db'}", TENANT, ["e-1"])
     assert application.flusher is not None
-    application.flusher._fsync = disk.fsync
+    application.flusher._fsync = disk.fsync  # a fresh store: nothing was waiting to be flushed
+    yield application
+    disk.gate.set()
+    application.close()
+
+
+def test_a_save_outside_an_endpoint_on_the_loop_blocks_until_durable(held_application, disk):
+    saved = threading.Event()
+    worker = threading.Thread(target=lambda: (set_goal(held_application, TENANT, "e-1"), saved.set()))
+    worker.start()
+    assert not saved.wait(timeout=0.2)
+    disk.gate.set()
+    assert saved.wait(timeout=5)
+    worker.join()
+
+
+def test_the_relay_publishes_only_what_a_flush_made_durable(held_application, disk):
+    from tandem_goals.outbound import SOURCE, to_integration_event
+
     metrics = Metrics("goals")
-    relay = OutboxRelay(name="goals", application=application, translate=to_integration_event, source=SOURCE,
+    relay = OutboxRelay(name="goals", application=held_application, translate=to_integration_event, source=SOURCE,
                         open_storage=MemoryRelayStorage, metrics=metrics)
     storage = MemoryRelayStorage()
 
@@ -121,7 +122,7 @@ def test_the_relay_publishes_only_what_a_flush_made_durable(tmp_path, disk):
         scope = DurabilityScope()
         token = current_scope.set(scope)
         try:
-            set_goal(application, TENANT, "e-1")  # committed; an endpoint would now await its scope
+            set_goal(held_application, TENANT, "e-1")  # committed; an endpoint would now await its scope
         finally:
             current_scope.reset(token)
         assert scope.upto == 1
@@ -131,11 +132,7 @@ def test_the_relay_publishes_only_what_a_flush_made_durable(tmp_path, disk):
         assert await relay.relay_batch(storage) == 1
         assert "tandem_event_store_flush_seconds_count 1.0" in metrics.render().decode()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        disk.gate.set()
-        application.close()
+    asyncio.run(scenario())
 
 
 def test_the_event_store_commits_without_flushing_and_leaves_that_to_its_flusher(tmp_path):
