@@ -50,7 +50,8 @@ def _rebuild(args: argparse.Namespace) -> dict[str, Any]:
     else:
         report = asyncio.run(run())
     wall = time.perf_counter() - started
-    return {"available": True, "events": report.events, "seconds": report.seconds, "wall_seconds": wall}
+    return {"available": True, "events": report.events, "seconds": report.seconds, "wall_seconds": wall,
+            "replay_seconds": report.replay_seconds, "cards_seconds": report.cards_seconds}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.group_commit import GroupCommitSQLiteFactory, LogFlusher, current_scope
 from tandem_runtime.idempotency import IdempotentRequest, RequestKey
+from tandem_runtime.ids import random_uuid
 from tandem_runtime.transcodings import transcodings_for
 
 _CONTEXT_KEY = "command_context"
@@ -42,7 +43,7 @@ class CommandContext:
         traceparent: str | None = None,
     ) -> CommandContext:
         """A context for a new command; a request without a correlation id starts a new correlation."""
-        correlation = correlation_id or str(uuid4())
+        correlation = correlation_id or str(random_uuid())
         return cls(
             actor=actor,
             correlation_id=correlation,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from aiokafka import AIOKafkaProducer
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import encode
 from tandem_runtime.eventstore import CommandContext
+from tandem_runtime.ids import random_uuid
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -46,7 +45,7 @@ class DirectPublisher:
             raise RuntimeError("the Kafka producer is not started")
         message = encode(
             event,
-            event_id=str(uuid4()),
+            event_id=str(random_uuid()),
             source=self.source,
             actor=context.actor,
             correlation_id=context.correlation_id,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -27,6 +27,7 @@ from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext, Executed, TandemApplication
 from tandem_runtime.goals_replica import GoalFacts, GoalsReplica
 from tandem_runtime.idempotency import RequestKey
+from tandem_runtime.ids import random_uuid
 
 _SWEEP_SAVE_BATCH = 200
 
@@ -45,7 +46,7 @@ class RecordCheckIn:
     held_by: tuple[str, ...]
     entries: tuple[Entry, ...]
     recorded_by: str
-    checkin_id: UUID = field(default_factory=uuid4)
+    checkin_id: UUID = field(default_factory=random_uuid)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -39,6 +39,7 @@ from tandem_runtime.database import DatabaseURL
 from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed, TandemApplication
 from tandem_runtime.idempotency import RequestKey
+from tandem_runtime.ids import random_uuid
 
 MAX_CASCADE = 10_000
 # A planned goal's id is uuid5(PLANNED_GOAL_NAMESPACE, "<review_id>:<index in the plan>").
@@ -86,7 +87,7 @@ class SetGoal:
     set_by: str
     goal: GoalTemplate
     parent_goal_id: UUID | None = None
-    goal_id: UUID = field(default_factory=uuid4)
+    goal_id: UUID = field(default_factory=random_uuid)
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ class GoalsApplication(TandemApplication):
                     rule="performance_goal_exists",
                 )
             link = goal.link(
-                link_id=uuid4(),
+                link_id=random_uuid(),
                 target=target.as_link_target,
                 rationale=command.rationale,
                 skill=command.skill,
@@ -293,7 +294,7 @@ class GoalsApplication(TandemApplication):
                 )
             self._require_active_employees(command.tenant_id, owners, field="employee_ids")
             goals = [
-                self._new_goal(command.tenant_id, uuid4(), owner, command.set_by, command.goal, command.parent_goal_id)
+                self._new_goal(command.tenant_id, random_uuid(), owner, command.set_by, command.goal, command.parent_goal_id)
                 for owner in owners
             ]
             plans = self._commit_capacity(command.tenant_id, goals)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -32,6 +32,7 @@ from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext, Executed, TandemApplication
 from tandem_runtime.goals_replica import GoalFacts, GoalsReplica
 from tandem_runtime.idempotency import RequestKey
+from tandem_runtime.ids import random_uuid
 
 
 class ReviewNotFound(LookupError):
@@ -51,7 +52,7 @@ class StartReview:
     next_cycle: str
     reviewer_id: str
     corrects_review_id: UUID | None = None
-    review_id: UUID = field(default_factory=uuid4)
+    review_id: UUID = field(default_factory=random_uuid)
 
 
 @dataclass(frozen=True)
