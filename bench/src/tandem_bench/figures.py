@@ -278,6 +278,8 @@ class Bench:
                 target="≥ 0.5× raw consume and ≥ 10× naive peer", met=all(met) if met else None,
                 conditions_met=len(met) == 2,
                 notes=f"{result['events']:,} events in {result['wall_seconds']:.1f} s"
+                + (f" (replay {result['replay_seconds']:.1f} s, then cards {result['cards_seconds']:.1f} s)"
+                   if "replay_seconds" in result else "")
                 + ("" if len(met) == 2 else "; run figures 1 and 2 too to judge the ratios"),
                 details=result,
             ))
