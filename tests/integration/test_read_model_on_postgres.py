@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_runtime.database import SQLDatabase, SQLiteDatabase, insert_rows
+from tandem_runtime.local_postgres import ThrowawayPostgres, postgres_bindir
 from tests.scenarios import (
     SEED_AS_OF,
     batches,
@@ -162,3 +163,19 @@ def test_long_values_are_compressed_with_lz4_on_postgresql(new_postgres_database
             assert cursor.fetchone()[0] == "lz4"
     finally:
         database.close()
+
+
+def test_a_throwaway_cluster_runs_with_the_server_settings_it_is_given():
+    # The benchmark sizes its cluster as a production server would be sized (shared buffers, log between
+    # checkpoints); the settings must reach the server, or the figures describe a cluster nobody runs.
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed")
+    cluster = ThrowawayPostgres(bindir, {"shared_buffers": "48MB", "max_wal_size": "3GB"})
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.url) as connection:
+            assert connection.execute("SHOW shared_buffers").fetchone()[0] == "48MB"
+            assert connection.execute("SHOW max_wal_size").fetchone()[0] == "3GB"
+    finally:
+        cluster.stop()

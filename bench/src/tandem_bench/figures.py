@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
+import psutil
 import psycopg
 
 from tandem_bench.http_load import Connection, LoadResult, build_request, closed_loop, open_loop, percentile, run_client
@@ -76,6 +77,18 @@ SIZES = {
 WAIT_SECONDS = 30
 WAITING = (f"each sample one dashboard request that waits (wait_for_goal, at most {WAIT_SECONDS} s) until the read model"
            " holds the goal")
+
+
+def postgres_settings() -> dict[str, str]:
+    """The rebuild's PostgreSQL server, sized as a production server on this machine would be: a quarter of
+    the memory for its shared buffers (at most 8 GB), and room between checkpoints for a bulk load's log.
+
+    With the defaults (128 MB, 1 GB), the large rebuild's check-ins and their 2 GB key did not fit: rows added
+    read pages of the key back from the operating system (1.6 million reads) and backends wrote changed pages
+    out themselves, between 78 checkpoints the log forced. Its server CPU was 203–249 s in two runs, and
+    169–226 s in two runs with 4 GB and 8 GB (whole rebuild 289–314 s against 260–288 s)."""
+    quarter = psutil.virtual_memory().total // 4 >> 20
+    return {"shared_buffers": f"{min(quarter, 8192)}MB", "max_wal_size": "8GB"}
 
 
 class Bench:
@@ -280,6 +293,8 @@ class Bench:
                 notes=f"{result['events']:,} events in {result['wall_seconds']:.1f} s"
                 + (f" (replay {result['replay_seconds']:.1f} s, then cards {result['cards_seconds']:.1f} s)"
                    if "replay_seconds" in result else "")
+                + ("" if store == "sqlite" else "; server settings " + ", ".join(
+                    f"{name} = {value}" for name, value in postgres_settings().items()))
                 + ("" if len(met) == 2 else "; run figures 1 and 2 too to judge the ratios"),
                 details=result,
             ))
@@ -293,7 +308,7 @@ class Bench:
 
     def _postgres_database(self, bindir: Path) -> str:
         """Start a throwaway cluster and make an empty database in it; return the database's URL."""
-        self.postgres = ThrowawayPostgres(bindir)
+        self.postgres = ThrowawayPostgres(bindir, postgres_settings())
         self.postgres.start()
         postmaster = int((self.postgres.data / "postmaster.pid").read_text().split()[0])
         self.rss.watch("postgresql (all backends)", postmaster, with_children=True)

@@ -58,7 +58,7 @@ class PeakRss(threading.Thread):
         try:
             rss = process.memory_info().rss
             if with_children:
-                rss += sum(_rss(child) for child in process.children(recursive=True))
+                rss = _group_rss([process, *process.children(recursive=True)])
         except psutil.Error:
             with self._lock:
                 self._watched.pop(name, None)  # it ended; its peak stays
@@ -74,11 +74,19 @@ class PeakRss(threading.Thread):
         return dict(self.peaks)
 
 
-def _rss(process: psutil.Process) -> int:
-    try:
-        return process.memory_info().rss
-    except psutil.Error:
-        return 0
+def _group_rss(processes: list[psutil.Process]) -> int:
+    """The resident memory of processes that share memory (PostgreSQL's backends map one buffer pool): each
+    one's own pages, plus the shared ones once. Summing their RSS would count the shared buffers once per
+    backend that touched them."""
+    own, shared = 0, 0
+    for process in processes:
+        try:
+            memory = process.memory_info()
+        except psutil.Error:
+            continue  # a backend that just ended
+        own += memory.rss - memory.shared
+        shared = max(shared, memory.shared)
+    return own + shared
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from tandem_runtime.loopback import free_port
@@ -27,8 +28,10 @@ def postgres_bindir() -> Path | None:
 class ThrowawayPostgres:
     """A PostgreSQL cluster in a temporary directory, listening on 127.0.0.1 only."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, settings: Mapping[str, str] | None = None) -> None:
+        """``settings``: server settings on top of this cluster's own (e.g. ``{"shared_buffers": "4GB"}``)."""
         self.bindir = bindir
+        self.settings = dict(settings or {})
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="tandem-pg-"))
         self.data = self.root / "data"
@@ -51,6 +54,7 @@ class ThrowawayPostgres:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         )
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "postgres.log"), "-w", "-t", "60", "start")
 
