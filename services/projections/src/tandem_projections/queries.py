@@ -17,7 +17,7 @@ from tandem_runtime.database import Cursor
 MAX_TEAM_DEPTH = 64  # guards the recursive walk against a cycle in the directory's manager chain
 MAX_TREE_NODES = 2000
 
-_SUMS = ", ".join(f"COALESCE(SUM({name}), 0)" for name in COUNTERS)
+_SUMS = ", ".join(f"SUM({name})" for name in COUNTERS)  # only ever grouped: a group has rows, so never NULL
 _TEAM = (
     "WITH RECURSIVE team (employee_id, depth) AS ("
     " SELECT employee_id, 1 FROM rm_people WHERE tenant_id = ? AND manager_id = ?"
@@ -213,13 +213,20 @@ def tenant_dashboard(cursor: Cursor, tenant_id: str, today: date) -> dict[str, A
         (tenant_id,),
     )
     departments = cursor.fetchall()
-    # Only the goals of people still here, as every other figure of the roll-up.
+    # Only the goals of people still here, as every other figure of the roll-up: every overdue goal, read from
+    # its covering index, less those of the few who have left (joined goal by goal, 63,000 overdue goals of 100,000 people took 130 ms).
+    iso = today.isoformat()
     cursor.execute(
-        "SELECT COUNT(*) FROM rm_goal_figures g JOIN rm_cards c ON c.tenant_id = g.tenant_id AND c.employee_id = g.employee_id"
-        " WHERE g.tenant_id = ? AND g.next_check_in_due < ? AND g.status = 'active' AND c.active = 1",
-        (tenant_id, today.isoformat()),
+        "SELECT COUNT(*) FROM rm_goal_figures WHERE tenant_id = ? AND next_check_in_due < ? AND status = 'active'",
+        (tenant_id, iso),
     )
     overdue_total = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT COUNT(*) FROM rm_cards c CROSS JOIN rm_goal_figures g WHERE c.tenant_id = ? AND c.active = 0"
+        " AND g.tenant_id = c.tenant_id AND g.employee_id = c.employee_id AND g.next_check_in_due < ? AND g.status = 'active'",
+        (tenant_id, iso),
+    )
+    overdue_total -= cursor.fetchone()[0]
     totals = [0] * len(COUNTERS)
     employees = 0
     breakdown = []

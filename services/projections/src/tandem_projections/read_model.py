@@ -62,7 +62,9 @@ _GOAL_FIGURES_TABLE = (
 )
 _GOAL_FIGURES_INDEXES = (
     "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_employee ON rm_goal_figures (tenant_id, employee_id, next_check_in_due)",
-    "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_due ON rm_goal_figures (tenant_id, next_check_in_due)",
+    # Covers the tenant's count of overdue check-ins: the goals due before today are read from the index alone.
+    "CREATE INDEX IF NOT EXISTS rm_goal_figures_due ON rm_goal_figures (tenant_id, next_check_in_due, status)",
+    "DROP INDEX IF EXISTS rm_goal_figures_by_due",  # what a store made before the index above had instead
     "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_parent ON rm_goal_figures (tenant_id, parent_goal_id)",
     "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_level ON rm_goal_figures (tenant_id, level)",
 )
