@@ -13,13 +13,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.group_commit import GroupCommitSQLiteFactory, LogFlusher, current_scope
 from tandem_runtime.idempotency import IdempotentRequest, RequestKey
 from tandem_runtime.ids import random_uuid
-from tandem_runtime.transcodings import transcodings_for
+from tandem_runtime.transcodings import OrjsonEncodingTranscoder, transcodings_for
 
 _CONTEXT_KEY = "command_context"
 A = TypeVar("A", bound=Aggregate)
@@ -110,6 +110,11 @@ class TandemApplication(Application[UUID]):
     def durable_position(self) -> int | None:
         """The highest notification id known to be on disk (None: every recorded one is)."""
         return self.flusher.durable if self.flusher is not None else None
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = OrjsonEncodingTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
