@@ -573,6 +573,31 @@ def test_the_tenants_overdue_count_leaves_out_goals_of_people_who_left(unfolding
     assert acme["rollup"]["overdue_check_ins"] == 2  # Chloe's two; Sam's open goal left with him
 
 
+def test_the_tenants_departments_follow_people_who_move_and_a_department_everyone_left_is_gone(unfolding):
+    story, side = unfolding
+    b = story.builder
+    b.employee("lena", "Lena Fischer", on=date(2026, 4, 1), manager_id="ivan", department="Platform",
+               job_title="Platform Engineer")
+    side.publish(b.drain())
+    assert {d["department"]: d["employees"] for d in tenant(side)["departments"]} == {
+        "Executive": 1, "Infrastructure": 1, "Platform": 1, "Sales": 4}
+
+    b.departed("lena", on=date(2026, 4, 20), reason="resigned")
+    side.publish(b.drain())
+    acme = tenant(side)
+    assert {d["department"]: d["employees"] for d in acme["departments"]} == {"Executive": 1, "Infrastructure": 1, "Sales": 4}
+    assert acme["rollup"]["employees"] == 6
+
+
+def test_a_store_made_before_department_rollups_were_kept_gets_them_when_opened(seeded):
+    before = tenant(seeded)
+    with seeded.database.transaction() as cursor:
+        cursor.execute("DROP TABLE rm_department_rollups")
+    ReadSide(seeded.database)  # opening the store makes its schema
+
+    assert tenant(seeded) == before
+
+
 def test_the_tenant_lists_organisation_goals_with_how_their_children_are_doing(seeded, story):
     [root] = tenant(seeded)["cascade"]
 

@@ -53,6 +53,21 @@ _CARD_SUMMARIES_TABLE = (
     "CREATE TABLE IF NOT EXISTS rm_card_summaries ("
     " tenant_id TEXT NOT NULL, employee_id TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (tenant_id, employee_id))"
 )
+# Each department's sums over its current members' cards, kept as the cards change: the tenant roll-up reads a
+# row per department instead of summing every card (100,000 cards took 48 ms). Hours are kept in hundredths,
+# whole numbers, which add and subtract alike in any order, so a rebuild and live processing agree exactly.
+_DEPARTMENT_ROLLUPS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS rm_department_rollups ("
+    " tenant_id TEXT NOT NULL, department TEXT NOT NULL, employees BIGINT NOT NULL,"
+    + ",".join(f" {name} BIGINT NOT NULL" for name in COUNTERS)
+    + ", PRIMARY KEY (tenant_id, department))"
+)
+NO_DEPARTMENT = ""  # the roll-up key of the people without a department (a key cannot be NULL)
+ROLLUP_COLUMNS = ("tenant_id", "department", "employees", *COUNTERS)
+_ROLLUP_CHANGED = (
+    "ON CONFLICT (tenant_id, department) DO UPDATE SET employees = rm_department_rollups.employees + excluded.employees, "
+    + ", ".join(f"{name} = rm_department_rollups.{name} + excluded.{name}" for name in COUNTERS)
+)
 # What each goal's card says about it, beside the goal's own place in the cascade, for roll-ups and trees.
 _GOAL_FIGURES_TABLE = (
     "CREATE TABLE IF NOT EXISTS rm_goal_figures ("
@@ -65,7 +80,9 @@ _GOAL_FIGURES_INDEXES = (
     # Covers the tenant's count of overdue check-ins: the goals due before today are read from the index alone.
     "CREATE INDEX IF NOT EXISTS rm_goal_figures_due ON rm_goal_figures (tenant_id, next_check_in_due, status)",
     "DROP INDEX IF EXISTS rm_goal_figures_by_due",  # what a store made before the index above had instead
-    "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_parent ON rm_goal_figures (tenant_id, parent_goal_id)",
+    # Covers how a goal's children are doing (``queries.cascade_roots``): 30,000 children read in 4 ms, not 9.
+    "CREATE INDEX IF NOT EXISTS rm_goal_figures_children ON rm_goal_figures (tenant_id, parent_goal_id, attainment, health)",
+    "DROP INDEX IF EXISTS rm_goal_figures_by_parent",  # what a store made before the index above had instead
     "CREATE INDEX IF NOT EXISTS rm_goal_figures_by_level ON rm_goal_figures (tenant_id, level)",
 )
 GOAL_FIGURE_COLUMNS = ("tenant_id", "goal_id", "employee_id", "parent_goal_id", "level", "status", "attainment", "health",
@@ -109,15 +126,18 @@ class DashboardsReadModel:
         # touches one tree, not a table and an index. PostgreSQL has no such option (nor need).
         clustered = " WITHOUT ROWID" if isinstance(cursor, sqlite3.Cursor) else ""
         for statement in (*stored.SCHEMA, _CARDS_TABLE, _CARD_DOCUMENTS_TABLE, _CARD_SUMMARIES_TABLE, _GOAL_FIGURES_TABLE,
-                          *_GOAL_FIGURES_INDEXES):
+                          *_GOAL_FIGURES_INDEXES, _DEPARTMENT_ROLLUPS_TABLE):
             cursor.execute(statement.replace("{clustered}", clustered))
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_manager ON rm_cards (tenant_id, manager_id)")
         cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_by_department ON rm_cards (tenant_id, department)")
-        # Covers the tenant roll-up: its GROUP BY reads this index alone, never the table.
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS rm_cards_rollup ON rm_cards (tenant_id, active, department, "
-            + ", ".join(COUNTERS) + ")"
-        )
+        cursor.execute("DROP INDEX IF EXISTS rm_cards_rollup")  # the tenant roll-up's, before it had its own table
+        # The few who have left, whose overdue goals the tenant roll-up leaves out (``queries.tenant_dashboard``).
+        cursor.execute("CREATE INDEX IF NOT EXISTS rm_cards_departed ON rm_cards (tenant_id, employee_id) WHERE active = 0")
+        # A store whose cards were written before the roll-ups were kept gets them once, here.
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM rm_cards WHERE active = 1)"
+                       " AND NOT EXISTS (SELECT 1 FROM rm_department_rollups)")
+        if cursor.fetchone()[0]:
+            refill_department_rollups(cursor)
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
         facts = self.gather()
@@ -287,13 +307,79 @@ def write_card_rows(cursor: Cursor, rows: CardRows, *, first: bool = False) -> i
     card, document, summary, figures = (
         (_NEW,) * 4 if first else (_CARD_CHANGED, _DOCUMENT_CHANGED, _SUMMARY_CHANGED, _FIGURES_CHANGED)
     )
+    # A rebuild's cards are summed once they are all written (``refill_department_rollups``).
+    changes = {} if first else _department_changes(cursor, rows.cards)
     insert_rows(cursor, "rm_cards", CARD_COLUMNS, rows.cards, card)
     insert_rows(cursor, "rm_card_documents", ("tenant_id", "employee_id", "document"),
                 [row[:3] for row in rows.documents], document)
     insert_rows(cursor, "rm_card_summaries", ("tenant_id", "employee_id", "summary"),
                 [(*row[:2], row[3]) for row in rows.documents], summary)
     insert_rows(cursor, "rm_goal_figures", GOAL_FIGURE_COLUMNS, rows.figures, figures)
+    _change_department_rollups(cursor, changes)
     return len(rows.cards)
+
+
+_CARD_ACTIVE, _CARD_DEPARTMENT = CARD_COLUMNS.index("active"), CARD_COLUMNS.index("department")
+_CARD_COUNTERS = len(CARD_COLUMNS) - len(COUNTERS)  # where a card row's counters start
+_IN_HUNDREDTHS = tuple(name.startswith("hours") for name in COUNTERS)
+
+
+def _rollup_terms(counters: Sequence[Any]) -> list[int]:
+    """What one current member adds to their department's roll-up: themselves and their counters, hours in
+    hundredths (rounded half up, as everywhere the roll-ups are summed)."""
+    return [1, *(int(value * 100 + 0.5) if hundredths else int(value)
+                 for value, hundredths in zip(counters, _IN_HUNDREDTHS, strict=True))]
+
+
+def _department_changes(cursor: Cursor, cards: list[tuple[Any, ...]]) -> dict[tuple[str, str], list[int]]:
+    """How writing ``cards`` changes the department roll-ups: each stored card's terms out, each new one's in."""
+    changes: dict[tuple[str, str], list[int]] = {}
+
+    def add(tenant: str, department: str | None, terms: list[int], sign: int) -> None:
+        sums = changes.setdefault((tenant, department or NO_DEPARTMENT), [0] * (1 + len(COUNTERS)))
+        for index, term in enumerate(terms):
+            sums[index] += sign * term
+
+    by_tenant: dict[str, list[str]] = {}
+    for row in cards:
+        by_tenant.setdefault(row[0], []).append(row[1])
+        if row[_CARD_ACTIVE]:
+            add(row[0], row[_CARD_DEPARTMENT], _rollup_terms(row[_CARD_COUNTERS:]), 1)
+    for tenant, ids in by_tenant.items():
+        for start in range(0, len(ids), stored.CHUNK):
+            chunk = ids[start : start + stored.CHUNK]
+            cursor.execute(
+                f"SELECT department, {', '.join(COUNTERS)} FROM rm_cards WHERE tenant_id = ? AND active = 1"
+                f" AND employee_id IN ({','.join('?' * len(chunk))})",
+                (tenant, *chunk),
+            )
+            for department, *counters in cursor.fetchall():
+                add(tenant, department, _rollup_terms(counters), -1)
+    return {key: sums for key, sums in changes.items() if any(sums)}
+
+
+def _change_department_rollups(cursor: Cursor, changes: dict[tuple[str, str], list[int]]) -> None:
+    """Add ``changes`` to the roll-ups, in key order (two transactions changing the same departments wait for
+    each other rather than deadlock); a department left with nobody has no roll-up."""
+    if not changes:
+        return
+    keys = sorted(changes)
+    marks = ", ".join("?" * len(ROLLUP_COLUMNS))
+    cursor.executemany(f"INSERT INTO rm_department_rollups ({', '.join(ROLLUP_COLUMNS)}) VALUES ({marks}) {_ROLLUP_CHANGED}",
+                       [(*key, *changes[key]) for key in keys])
+    cursor.executemany("DELETE FROM rm_department_rollups WHERE tenant_id = ? AND department = ? AND employees = 0", keys)
+
+
+def refill_department_rollups(cursor: Cursor) -> None:
+    """Sum every current member's card into the department roll-ups afresh: a rebuild's last step."""
+    cursor.execute("DELETE FROM rm_department_rollups")
+    cursor.execute(f"SELECT tenant_id, department, {', '.join(COUNTERS)} FROM rm_cards WHERE active = 1")
+    sums: dict[tuple[str, str], list[int]] = {}
+    for tenant, department, *counters in cursor.fetchall():
+        total = sums.setdefault((tenant, department or NO_DEPARTMENT), [0] * (1 + len(COUNTERS)))
+        for index, term in enumerate(_rollup_terms(counters)):
+            total[index] += term
+    insert_rows(cursor, "rm_department_rollups", ROLLUP_COLUMNS, [(*key, *sums[key]) for key in sorted(sums)], _NEW)
 
 
 def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:

@@ -26,7 +26,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from tandem_contracts.envelope import UndecodableMessage
 from tandem_projections.facts import Employee
-from tandem_projections.read_model import DashboardsReadModel, cards_in_parallel, refresh_all_cards
+from tandem_projections.read_model import (
+    DashboardsReadModel,
+    cards_in_parallel,
+    refill_department_rollups,
+    refresh_all_cards,
+)
 from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
@@ -279,7 +284,7 @@ async def rebuild_store(
     database_url: str | None = None,
     workers: int = 1,
 ) -> RebuildReport:
-    """Fill an empty store from offset zero: every fact first, then every card once.
+    """Fill an empty store from offset zero: every fact first, then every card once, then the department roll-ups.
 
     Given the store's ``database_url`` and more than one worker, the cards are computed in that many processes.
     """
@@ -303,6 +308,12 @@ async def rebuild_store(
                 return refresh_all_cards(cursor, everyone, cards_progress)
 
         cards = await asyncio.to_thread(all_cards)
+
+    def sum_departments() -> None:
+        with database.transaction() as cursor:
+            refill_department_rollups(cursor)
+
+    await asyncio.to_thread(sum_departments)
     await asyncio.to_thread(database.make_durable)  # the replay's processes wrote without waiting for the disk
     seconds = time.perf_counter() - started
     return RebuildReport(events=applied, seconds=seconds, skipped=skipped, cards=cards,
