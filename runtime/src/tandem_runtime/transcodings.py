@@ -79,10 +79,6 @@ class OrjsonEncodingTranscoder(JSONTranscoder):
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:
             return value
-        if kind is dict:
-            return {key: self._tagged(item) for key, item in value.items()}
-        if kind is list or kind is tuple:
-            return [self._tagged(item) for item in value]
         transcoding = self.types.get(kind)
         if transcoding is not None:
             return {"_type_": transcoding.name, "_data_": self._tagged(transcoding.encode(value))}

@@ -62,8 +62,8 @@ _DEPARTMENT_ROLLUPS_TABLE = (
     + ",".join(f" {name} BIGINT NOT NULL" for name in COUNTERS)
     + ", PRIMARY KEY (tenant_id, department))"
 )
-NO_DEPARTMENT = ""  # the roll-up key of the people without a department (a key cannot be NULL)
-ROLLUP_COLUMNS = ("tenant_id", "department", "employees", *COUNTERS)
+_NO_DEPARTMENT = ""  # the roll-up key of the people without a department (a key cannot be NULL)
+_ROLLUP_COLUMNS = ("tenant_id", "department", "employees", *COUNTERS)
 _ROLLUP_CHANGED = (
     "ON CONFLICT (tenant_id, department) DO UPDATE SET employees = rm_department_rollups.employees + excluded.employees, "
     + ", ".join(f"{name} = rm_department_rollups.{name} + excluded.{name}" for name in COUNTERS)
@@ -324,27 +324,24 @@ _CARD_COUNTERS = len(CARD_COLUMNS) - len(COUNTERS)  # where a card row's counter
 _IN_HUNDREDTHS = tuple(name.startswith("hours") for name in COUNTERS)
 
 
-def _rollup_terms(counters: Sequence[Any]) -> list[int]:
-    """What one current member adds to their department's roll-up: themselves and their counters, hours in
-    hundredths (rounded half up, as everywhere the roll-ups are summed)."""
-    return [1, *(int(value * 100 + 0.5) if hundredths else int(value)
-                 for value, hundredths in zip(counters, _IN_HUNDREDTHS, strict=True))]
+def _add_to_rollups(sums: dict[tuple[str, str], list[int]], tenant: str, department: str | None,
+                    counters: Sequence[Any], sign: int = 1) -> None:
+    """Add (or, with ``sign`` -1, take out) one current member of ``department``: themselves and their counters,
+    hours in hundredths, rounded half up."""
+    total = sums.setdefault((tenant, department or _NO_DEPARTMENT), [0] * (1 + len(COUNTERS)))
+    total[0] += sign
+    for index, (value, hundredths) in enumerate(zip(counters, _IN_HUNDREDTHS, strict=True), start=1):
+        total[index] += sign * (int(value * 100 + 0.5) if hundredths else int(value))
 
 
 def _department_changes(cursor: Cursor, cards: list[tuple[Any, ...]]) -> dict[tuple[str, str], list[int]]:
     """How writing ``cards`` changes the department roll-ups: each stored card's terms out, each new one's in."""
     changes: dict[tuple[str, str], list[int]] = {}
-
-    def add(tenant: str, department: str | None, terms: list[int], sign: int) -> None:
-        sums = changes.setdefault((tenant, department or NO_DEPARTMENT), [0] * (1 + len(COUNTERS)))
-        for index, term in enumerate(terms):
-            sums[index] += sign * term
-
     by_tenant: dict[str, list[str]] = {}
     for row in cards:
         by_tenant.setdefault(row[0], []).append(row[1])
         if row[_CARD_ACTIVE]:
-            add(row[0], row[_CARD_DEPARTMENT], _rollup_terms(row[_CARD_COUNTERS:]), 1)
+            _add_to_rollups(changes, row[0], row[_CARD_DEPARTMENT], row[_CARD_COUNTERS:])
     for tenant, ids in by_tenant.items():
         for start in range(0, len(ids), stored.CHUNK):
             chunk = ids[start : start + stored.CHUNK]
@@ -354,7 +351,7 @@ def _department_changes(cursor: Cursor, cards: list[tuple[Any, ...]]) -> dict[tu
                 (tenant, *chunk),
             )
             for department, *counters in cursor.fetchall():
-                add(tenant, department, _rollup_terms(counters), -1)
+                _add_to_rollups(changes, tenant, department, counters, -1)
     return {key: sums for key, sums in changes.items() if any(sums)}
 
 
@@ -364,8 +361,8 @@ def _change_department_rollups(cursor: Cursor, changes: dict[tuple[str, str], li
     if not changes:
         return
     keys = sorted(changes)
-    marks = ", ".join("?" * len(ROLLUP_COLUMNS))
-    cursor.executemany(f"INSERT INTO rm_department_rollups ({', '.join(ROLLUP_COLUMNS)}) VALUES ({marks}) {_ROLLUP_CHANGED}",
+    marks = ", ".join("?" * len(_ROLLUP_COLUMNS))
+    cursor.executemany(f"INSERT INTO rm_department_rollups ({', '.join(_ROLLUP_COLUMNS)}) VALUES ({marks}) {_ROLLUP_CHANGED}",
                        [(*key, *changes[key]) for key in keys])
     cursor.executemany("DELETE FROM rm_department_rollups WHERE tenant_id = ? AND department = ? AND employees = 0", keys)
 
@@ -376,10 +373,18 @@ def refill_department_rollups(cursor: Cursor) -> None:
     cursor.execute(f"SELECT tenant_id, department, {', '.join(COUNTERS)} FROM rm_cards WHERE active = 1")
     sums: dict[tuple[str, str], list[int]] = {}
     for tenant, department, *counters in cursor.fetchall():
-        total = sums.setdefault((tenant, department or NO_DEPARTMENT), [0] * (1 + len(COUNTERS)))
-        for index, term in enumerate(_rollup_terms(counters)):
-            total[index] += term
-    insert_rows(cursor, "rm_department_rollups", ROLLUP_COLUMNS, [(*key, *sums[key]) for key in sorted(sums)], _NEW)
+        _add_to_rollups(sums, tenant, department, counters)
+    insert_rows(cursor, "rm_department_rollups", _ROLLUP_COLUMNS, [(*key, *sums[key]) for key in sorted(sums)], _NEW)
+
+
+def department_rollups(cursor: Cursor, tenant: str) -> list[tuple[Any, ...]]:
+    """A tenant's roll-up per department: (department or None, employees, the ``COUNTERS`` with hours in hours)."""
+    cursor.execute(f"SELECT {', '.join(_ROLLUP_COLUMNS[1:])} FROM rm_department_rollups WHERE tenant_id = ?", (tenant,))
+    return [
+        (None if department == _NO_DEPARTMENT else department, employees,
+         *(value / 100 if hundredths else value for value, hundredths in zip(sums, _IN_HUNDREDTHS, strict=True)))
+        for department, employees, *sums in cursor.fetchall()
+    ]
 
 
 def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
