@@ -28,7 +28,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import orjson
-
+from tandem_checkins.domain import schedule as checkin_schedule
 from tandem_contracts.base import AggregateEvent, IntegrationEvent
 from tandem_contracts.checkins import (
     CHECKINS_TOPIC,
@@ -36,6 +36,7 @@ from tandem_contracts.checkins import (
     Certification,
     CheckInOverdue,
     CheckInRecorded,
+    CheckInScheduled,
     DevelopmentEntry,
     MentorshipSession,
     PerformanceEntry,
@@ -43,7 +44,11 @@ from tandem_contracts.checkins import (
     SkillApplication,
     Training,
 )
-from tandem_contracts.directory import DIRECTORY_TOPIC, EmployeeDeparted, EmployeeUpserted
+from tandem_contracts.directory import (
+    DIRECTORY_TOPIC,
+    EmployeeDeparted,
+    EmployeeUpserted,
+)
 from tandem_contracts.envelope import decode_data, encode, stable_event_id
 from tandem_contracts.goals import (
     GOALS_TOPIC,
@@ -69,7 +74,6 @@ from tandem_contracts.reviews import (
     ReviewCompleted,
 )
 from tandem_projections.packet import review_packet
-from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
 from tandem_projections.queries import (
     cascade_tree,
     department_dashboard,
@@ -77,6 +81,7 @@ from tandem_projections.queries import (
     team_dashboard,
     tenant_dashboard,
 )
+from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
 from tandem_runtime.topics import DEFAULT_PARTITIONS
@@ -123,8 +128,10 @@ class HistoryBuilder:
     publishers do.
     """
 
-    def __init__(self, tenant_id: str, *, jitter: random.Random | None = None) -> None:
+    def __init__(self, tenant_id: str, *, jitter: random.Random | None = None, schedules: bool = True) -> None:
+        """``schedules=False`` leaves out the check-ins service's schedule events, for tests of other events' order."""
         self.tenant_id = tenant_id
+        self._publish_schedules = schedules
         self.events: list[IntegrationEvent] = []
         self.goals: dict[UUID, GoalState] = {}
         self._jitter = jitter
@@ -132,6 +139,7 @@ class HistoryBuilder:
         self._drained = 0
         self._ids = 0
         self._schedules: dict[UUID, int] = {}
+        self._tracked: dict[UUID, dict[str, Any]] = {}  # each active goal's schedule, as the check-ins service keeps it
 
     # ids and time
 
@@ -196,6 +204,8 @@ class HistoryBuilder:
                            actor=set_by or owner_id, goal_id=goal_id, kind=kind, set_by=set_by or owner_id,
                            cycle=cycle, **fields))
         self.goals[goal_id] = GoalState(goal_id, owner_id, kind, cycle, fields)
+        if status == "active":
+            self._follow(self.goals[goal_id], on)
         return goal_id
 
     def performance_goal(self, owner_id: str, title: str, kpi: Kpi, *, on: date, **options: Any) -> UUID:
@@ -229,6 +239,8 @@ class HistoryBuilder:
         goal.fields.update(changes)
         self._goal_event(GoalRevised, goal, on, actor, reason=reason, changed_fields=tuple(sorted(changes)),
                          changes=GoalChanges(**changes), previous=GoalChanges(**previous))
+        if goal.fields["status"] == "active":
+            self._follow(goal, on)
 
     def link(self, development_goal_id: UUID, performance_goal_id: UUID, *, on: date, rationale: str,
              skill: str | None = None, evidence: str | None = None, future_role: str | None = None,
@@ -286,7 +298,34 @@ class HistoryBuilder:
         self._emit(CheckInRecorded(tenant_id=self.tenant_id, employee_id=employee_id, occurred_at=self._stamp(on),
                                    version=1, actor=employee_id, checkin_id=checkin_id, held_on=on,
                                    held_by=tuple(held_by or (employee_id,)), entries=tuple(entries)))
+        for entry in entries:
+            self._follow(self.goals[entry.goal_id], on, checked_in=True)
         return checkin_id
+
+    def _follow(self, goal: GoalState, on: date, *, checked_in: bool = False) -> None:
+        """The check-ins service's schedule of the goal follows its cadence and start (and counts a check-in
+        held ``on``); when the day the next check-in is due by changes, it publishes it, by its own rule."""
+        if not self._publish_schedules:
+            return
+        cadence, first_day = goal.fields["cadence"], goal.fields["start_date"]
+        tracked = self._tracked.setdefault(goal.goal_id, {"from": on, "check_ins": [], "rhythm": (cadence, first_day),
+                                                          "due": None})
+        if tracked["rhythm"] != (cadence, first_day):
+            tracked.update({"from": on, "rhythm": (cadence, first_day)})
+        if checked_in:
+            tracked["check_ins"].append(on)
+        due = checkin_schedule.due_on(cadence, first_day, tracked["from"], tracked["check_ins"])
+        if due == tracked["due"]:
+            return
+        tracked["due"] = due
+        self._schedules[goal.goal_id] = self._schedules.get(goal.goal_id, 1) + 1
+        self._emit(CheckInScheduled(
+            tenant_id=self.tenant_id, employee_id=goal.owner_id, occurred_at=self._stamp(on),
+            version=self._schedules[goal.goal_id], actor=goal.owner_id,
+            schedule_id=uuid5(_NAMESPACE, f"{self.tenant_id}/schedule/{goal.goal_id}"), goal_id=goal.goal_id,
+            cadence=cadence, first_day=first_day, due_on=due,
+            last_check_in_on=max(tracked["check_ins"]) if tracked["check_ins"] else None,
+        ))
 
     def overdue(self, goal_id: UUID, *, period_start: date, period_end: date,
                 last_check_in_on: date | None = None) -> None:

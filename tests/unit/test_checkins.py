@@ -24,7 +24,7 @@ from tandem_checkins.domain import CheckInSchedule
 from tandem_checkins.main import CheckInsSettings, build_service
 from tandem_checkins.outbound import to_integration_event
 from tandem_contracts.base import IntegrationEvent
-from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
+from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded, CheckInScheduled
 from tandem_contracts.goals import (
     ActivityTargets,
     BehaviouralTarget,
@@ -585,15 +585,40 @@ def test_the_schedule_shows_when_the_next_check_in_is_due_and_the_last_one(desk)
 
     before = desk.on(date(2026, 1, 7)).schedule(sales)
     assert before == {"goal_id": str(sales.goal_id), "cadence": "weekly", "first_day": "2026-01-05",
-                      "next_due": "2026-01-11", "last_check_in_on": None, "overdue_periods_signalled": 0}
+                      "next_due": "2026-01-11", "overdue": False, "last_check_in_on": None,
+                      "overdue_periods_signalled": 0}
     desk.recorded("rep-ben", kpi(sales), activities(negotiation))
     assert desk.schedule(sales)["last_check_in_on"] == "2026-01-07"
+    # Checked in this period: the next check-in is due by the end of the next one.
     assert desk.schedule(negotiation) | {"goal_id": None} == {
-        "goal_id": None, "cadence": "monthly", "first_day": "2026-01-05", "next_due": "2026-02-04",
-        "last_check_in_on": "2026-01-07", "overdue_periods_signalled": 0,
+        "goal_id": None, "cadence": "monthly", "first_day": "2026-01-05", "next_due": "2026-03-04",
+        "overdue": False, "last_check_in_on": "2026-01-07", "overdue_periods_signalled": 0,
     }
     assert desk.on(date(2026, 1, 14)).schedule(sales)["next_due"] == "2026-01-18"
+    assert desk.on(date(2026, 1, 19)).schedule(sales) | {"goal_id": None} == {
+        "goal_id": None, "cadence": "weekly", "first_day": "2026-01-05", "next_due": "2026-01-18",
+        "overdue": True, "last_check_in_on": "2026-01-07", "overdue_periods_signalled": 0,
+    }
     assert desk.on(date(2026, 2, 5)).schedule(negotiation)["next_due"] == "2026-03-04"
+
+
+def test_a_check_in_is_refused_before_its_goal_starts(desk):
+    sales = desk.seed(sales_goal())
+    answer = desk.on(date(2026, 1, 21)).check_in("rep-ben", kpi(sales), held_on=date(2026, 1, 4))
+    assert_refused(answer, "held_on", "held_on_not_before_goal_start")
+
+
+def test_a_schedule_publishes_its_due_date_when_it_starts_and_when_a_check_in_moves_it(desk):
+    sales = desk.seed(sales_goal())
+    desk.on(date(2026, 1, 7)).recorded("rep-ben", kpi(sales))
+    desk.on(date(2026, 1, 8)).recorded("rep-ben", kpi(sales))  # the same period: the due date stays
+    scheduled = [e for e in desk.published() if isinstance(e, CheckInScheduled)]
+    assert [(e.due_on, e.last_check_in_on, e.version) for e in scheduled] == [
+        (date(2026, 1, 11), None, 2), (date(2026, 1, 18), date(2026, 1, 7), 4),
+    ]
+    assert {(e.goal_id, e.employee_id, e.schedule_id) for e in scheduled} == {
+        (sales.goal_id, "rep-ben", CheckInSchedule.id_for(TENANT, sales.goal_id))
+    }
 
 
 # --- the property ------------------------------------------------------------------------------------------

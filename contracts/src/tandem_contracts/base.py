@@ -7,6 +7,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tandem_contracts.bounds import PersonId, TenantId
+
 
 class IntegrationEvent(BaseModel):
     """A published fact. The data stands alone: tenant, ids, when it happened and its version.
@@ -23,10 +25,8 @@ class IntegrationEvent(BaseModel):
     subject_kind: ClassVar[str]
     subject_field: ClassVar[str]
 
-    tenant_id: str = Field(min_length=1, max_length=64, description="The organisation the event belongs to.")
-    employee_id: str = Field(
-        min_length=1, max_length=128, description="The employee the event is about; half of the partition key."
-    )
+    tenant_id: TenantId = Field(description="The organisation the event belongs to.")
+    employee_id: PersonId = Field(description="The employee the event is about; half of the partition key.")
     occurred_at: datetime = Field(description="When the fact happened (UTC, ISO 8601).")
 
     @property
@@ -48,5 +48,5 @@ class IntegrationEvent(BaseModel):
 class AggregateEvent(IntegrationEvent):
     """An event recorded by one of Tandem's own event-sourced services: it has a version and an actor."""
 
-    version: int = Field(ge=1, description="The version of the aggregate after this event.")
-    actor: str = Field(min_length=1, description="Who did it: the employee or system that issued the command.")
+    version: int = Field(ge=1, le=2**53, description="The version of the aggregate after this event.")
+    actor: PersonId = Field(description="Who did it: the employee or system that issued the command.")

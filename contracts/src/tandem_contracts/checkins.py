@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts.base import AggregateEvent
+from tandem_contracts.bounds import (
+    MAX_LIST,
+    Amount,
+    Count,
+    Day,
+    Hours,
+    Note,
+    PersonId,
+    PositiveCount,
+    Rating,
+    Title,
+    text,
+)
 from tandem_contracts.goals import Cadence
 
 CHECKINS_TOPIC = "tandem.checkins.v1"
@@ -34,40 +45,40 @@ class FeedbackSource(StrEnum):
 
 
 class Training(_Part):
-    hours: Decimal = Field(gt=0)
-    course: str = Field(min_length=1, max_length=200)
+    hours: Hours = Field(gt=0)
+    course: Title
 
 
 class Certification(_Part):
-    name: str = Field(min_length=1, max_length=200)
-    issuer: str = Field(min_length=1, max_length=200)
-    obtained_on: date
+    name: Title
+    issuer: Title
+    obtained_on: Day
 
 
 class MentorshipSession(_Part):
-    mentor_id: str = Field(min_length=1, max_length=128)
-    minutes: int = Field(gt=0)
+    mentor_id: PersonId
+    minutes: PositiveCount
 
 
 class SkillApplication(_Part):
     """How a skill being learned helped a performance goal: the seed's check-in question."""
 
     performance_goal_id: UUID
-    how: str = Field(min_length=1, max_length=2000)
+    how: Annotated[str, text(2000, min_length=1)]
 
 
 class RatingSummary(_Part):
     """Ratings of one source. Peer and direct-report ratings are published only as an average of 3 or more."""
 
     source: FeedbackSource
-    count: int = Field(ge=0)
-    average: Decimal | None = Field(default=None, description="None when fewer answered than the anonymity threshold.")
-    ratings: tuple[Decimal, ...] = Field(default=(), description="Individual ratings: self and manager only.")
+    count: Count
+    average: Rating | None = Field(default=None, description="None when fewer answered than the anonymity threshold.")
+    ratings: tuple[Rating, ...] = Field(default=(), max_length=MAX_LIST, description="Individual ratings: self and manager only.")
 
 
 class BehaviouralFeedback(_Part):
-    competency: str | None = Field(default=None, description="The goal's behavioural target when it was rated.")
-    sources: tuple[RatingSummary, ...]
+    competency: Title | None = Field(default=None, description="The goal's behavioural target when it was rated.")
+    sources: tuple[RatingSummary, ...] = Field(max_length=8)
 
 
 class PerformanceEntry(_Part):
@@ -75,11 +86,11 @@ class PerformanceEntry(_Part):
 
     kind: Literal["performance"] = "performance"
     goal_id: UUID
-    kpi_value: Decimal
-    unit: str
+    kpi_value: Amount
+    unit: Annotated[str, text(40, min_length=1)]
     status: GoalHealth
-    roadblocks: str = ""
-    resources_needed: str = ""
+    roadblocks: Note = ""
+    resources_needed: Note = ""
 
 
 class DevelopmentEntry(_Part):
@@ -87,12 +98,12 @@ class DevelopmentEntry(_Part):
 
     kind: Literal["development"] = "development"
     goal_id: UUID
-    training: tuple[Training, ...] = ()
-    certifications: tuple[Certification, ...] = ()
-    mentorship: tuple[MentorshipSession, ...] = ()
+    training: tuple[Training, ...] = Field(default=(), max_length=MAX_LIST)
+    certifications: tuple[Certification, ...] = Field(default=(), max_length=MAX_LIST)
+    mentorship: tuple[MentorshipSession, ...] = Field(default=(), max_length=MAX_LIST)
     skill_application: SkillApplication | None = None
     feedback: BehaviouralFeedback | None = None
-    notes: str = ""
+    notes: Note = ""
 
 
 class CheckInRecorded(AggregateEvent):
@@ -104,9 +115,9 @@ class CheckInRecorded(AggregateEvent):
     subject_field: ClassVar[str] = "checkin_id"
 
     checkin_id: UUID
-    held_on: date
-    held_by: tuple[str, ...] = Field(description="Who took part: the employee and/or their manager.")
-    entries: tuple[PerformanceEntry | DevelopmentEntry, ...] = Field(min_length=1)
+    held_on: Day
+    held_by: tuple[PersonId, ...] = Field(max_length=8, description="Who took part: the employee and/or their manager.")
+    entries: tuple[PerformanceEntry | DevelopmentEntry, ...] = Field(min_length=1, max_length=MAX_LIST)
 
 
 class CheckInOverdue(AggregateEvent):
@@ -120,6 +131,27 @@ class CheckInOverdue(AggregateEvent):
     schedule_id: UUID
     goal_id: UUID
     cadence: Cadence
-    period_start: date
-    period_end: date = Field(description="The last day of the missed period.")
-    last_check_in_on: date | None = None
+    period_start: Day
+    period_end: Day = Field(description="The last day of the missed period.")
+    last_check_in_on: Day | None = None
+
+
+class CheckInScheduled(AggregateEvent):
+    """A goal's check-in schedule changed: when its next check-in is due, as the check-ins service decides it.
+
+    Published when tracking starts, when the goal's cadence or start changes, and with every check-in. A
+    check-in is overdue once ``due_on`` has passed; readers compare it with today and never work it out
+    themselves.
+    """
+
+    event_type: ClassVar[str] = "tandem.checkin.scheduled.v1"
+    topic: ClassVar[str] = CHECKINS_TOPIC
+    subject_kind: ClassVar[str] = "check-in-schedules"
+    subject_field: ClassVar[str] = "schedule_id"
+
+    schedule_id: UUID
+    goal_id: UUID
+    cadence: Cadence
+    first_day: Day = Field(description="The first day of the first period: the goal's start.")
+    due_on: Day = Field(description="The day the next check-in is due by.")
+    last_check_in_on: Day | None = None

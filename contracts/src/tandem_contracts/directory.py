@@ -7,12 +7,12 @@ here, so these events carry no aggregate version; readers keep the latest by ``o
 
 from __future__ import annotations
 
-from datetime import date
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.bounds import Code, Day, PersonId, Title, text
 
 DIRECTORY_TOPIC = "tandem.directory.v1"
 
@@ -28,15 +28,15 @@ class EmployeeUpserted(DirectoryEvent):
 
     event_type: ClassVar[str] = "tandem.employee.upserted.v1"
 
-    display_name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    employee_number: str | None = Field(default=None, max_length=64)
-    manager_id: str | None = Field(default=None, max_length=128, description="The employee_id of their manager.")
-    department: str | None = Field(default=None, max_length=200)
-    organization: str | None = Field(default=None, max_length=200)
-    division: str | None = Field(default=None, max_length=200)
-    cost_center: str | None = Field(default=None, max_length=64)
-    job_title: str | None = Field(default=None, max_length=200)
+    display_name: Title
+    email: Annotated[str, text(320)] | None = None
+    employee_number: Code | None = None
+    manager_id: PersonId | None = Field(default=None, description="The employee_id of their manager.")
+    department: Title | None = None
+    organization: Title | None = None
+    division: Title | None = None
+    cost_center: Code | None = None
+    job_title: Title | None = None
 
 
 class EmployeeDeparted(DirectoryEvent):
@@ -44,5 +44,5 @@ class EmployeeDeparted(DirectoryEvent):
 
     event_type: ClassVar[str] = "tandem.employee.departed.v1"
 
-    departed_on: date
-    reason: str | None = Field(default=None, max_length=500)
+    departed_on: Day
+    reason: Annotated[str, text(500)] | None = None

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts.base import AggregateEvent
+from tandem_contracts.bounds import (
+    MAX_LIST,
+    Amount,
+    Count,
+    Day,
+    Hours,
+    Label,
+    NonNegativeAmount,
+    Note,
+    Percent,
+    PersonId,
+    Rating,
+    RatingScale,
+    Title,
+    text,
+)
 
 GOALS_TOPIC = "tandem.goals.v1"
 
@@ -69,41 +84,41 @@ class _Part(BaseModel):
 class Kpi(_Part):
     """The Measurable of a performance goal: a KPI moved from a baseline to a target."""
 
-    name: str = Field(min_length=1, max_length=200)
-    unit: str = Field(min_length=1, max_length=40, description="e.g. percent, count, EUR, hours.")
-    baseline: Decimal
-    target: Decimal
+    name: Title
+    unit: Annotated[str, text(40, min_length=1)] = Field(description="e.g. percent, count, EUR, hours.")
+    baseline: Amount
+    target: Amount
     direction: KpiDirection
-    weight: Decimal | None = Field(default=None, ge=0, le=100, description="Share of the review, in percent.")
+    weight: Percent | None = Field(default=None, description="Share of the review, in percent.")
 
 
 class ActivityTargets(_Part):
     """Activity metrics of a development goal: training hours, named certifications, mentorship sessions."""
 
-    training_hours: Decimal | None = Field(default=None, ge=0)
-    certifications: tuple[str, ...] = ()
-    mentorship_sessions: int | None = Field(default=None, ge=0)
+    training_hours: NonNegativeAmount | None = None
+    certifications: tuple[Title, ...] = Field(default=(), max_length=MAX_LIST)
+    mentorship_sessions: Count | None = None
 
 
 class BehaviouralTarget(_Part):
     """A behavioural metric of a development goal: the 360-feedback rating to reach on a competency."""
 
-    competency: str = Field(min_length=1, max_length=200)
-    target_rating: Decimal = Field(ge=0)
-    rating_scale_max: Decimal = Field(default=Decimal(5), gt=0)
+    competency: Title
+    target_rating: Rating
+    rating_scale_max: RatingScale = Decimal(5)
 
 
 class Budget(_Part):
-    amount: Decimal = Field(ge=0)
-    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code.")
+    amount: NonNegativeAmount
+    currency: str = Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
 
 
 class Capacity(_Part):
     """Resources set aside for a development goal; the hours count against the work plan."""
 
-    hours_per_month: Decimal = Field(ge=0)
+    hours_per_month: Hours
     budget: Budget | None = None
-    mentor_id: str | None = None
+    mentor_id: PersonId | None = None
 
 
 class GoalEvent(AggregateEvent):
@@ -123,17 +138,17 @@ class GoalSet(GoalEvent):
 
     kind: GoalKind
     status: GoalStatus
-    set_by: str = Field(min_length=1, description="Who set the goal (an employee id).")
-    cycle: str = Field(min_length=1, max_length=32, description="The goal cycle, e.g. 2026 or 2026-H1.")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=4000, description="The Specific: what exactly is to be achieved.")
-    start_date: date
-    due_date: date = Field(description="The Time-bound: when the goal is due.")
+    set_by: PersonId = Field(description="Who set the goal (an employee id).")
+    cycle: Label = Field(description="The goal cycle, e.g. 2026 or 2026-H1.")
+    title: Title
+    description: Note = Field(default="", description="The Specific: what exactly is to be achieved.")
+    start_date: Day
+    due_date: Day = Field(description="The Time-bound: when the goal is due.")
     cadence: Cadence
     parent_goal_id: UUID | None = Field(default=None, description="The Relevant: the goal this one cascades from.")
     level: GoalLevel = Field(default=GoalLevel.INDIVIDUAL, description="Organisation, team or individual goal.")
     kpi: Kpi | None = Field(default=None, description="Performance goals only.")
-    skill: str | None = Field(default=None, description="Development goals only: the skill the goal builds.")
+    skill: Title | None = Field(default=None, description="Development goals only: the skill the goal builds.")
     activity_targets: ActivityTargets | None = Field(default=None, description="Development goals only.")
     behavioural_target: BehaviouralTarget | None = Field(default=None, description="Development goals only.")
     capacity: Capacity | None = Field(default=None, description="Development goals only.")
@@ -142,16 +157,16 @@ class GoalSet(GoalEvent):
 class GoalChanges(_Part):
     """The revisable parts of a goal. In a revision, only the fields listed in ``changed_fields`` count."""
 
-    title: str | None = None
-    description: str | None = None
-    start_date: date | None = None
-    due_date: date | None = None
+    title: Title | None = None
+    description: Note | None = None
+    start_date: Day | None = None
+    due_date: Day | None = None
     cadence: Cadence | None = None
     parent_goal_id: UUID | None = None
     level: GoalLevel | None = None
     status: GoalStatus | None = None
     kpi: Kpi | None = None
-    skill: str | None = None
+    skill: Title | None = None
     activity_targets: ActivityTargets | None = None
     behavioural_target: BehaviouralTarget | None = None
     capacity: Capacity | None = None
@@ -162,8 +177,10 @@ class GoalRevised(GoalEvent):
 
     event_type: ClassVar[str] = "tandem.goal.revised.v1"
 
-    reason: str = Field(min_length=1, max_length=2000)
-    changed_fields: tuple[str, ...] = Field(description="Names of the fields of ``changes`` that changed.")
+    reason: Annotated[str, text(2000, min_length=1)]
+    changed_fields: tuple[Annotated[str, Field(max_length=64)], ...] = Field(
+        max_length=32, description="Names of the fields of ``changes`` that changed."
+    )
     changes: GoalChanges
     previous: GoalChanges
 
@@ -175,11 +192,11 @@ class GoalLinked(GoalEvent):
 
     link_id: UUID
     performance_goal_id: UUID
-    performance_goal_owner_id: str
+    performance_goal_owner_id: PersonId
     rationale: LinkRationale
-    skill: str | None = Field(default=None, description="capability_gap: the skill that is missing.")
-    evidence: str | None = Field(default=None, description="capability_gap: the evidence of the shortfall.")
-    future_role: str | None = Field(default=None, description="future_role: the role or strategic need it prepares for.")
+    skill: Title | None = Field(default=None, description="capability_gap: the skill that is missing.")
+    evidence: Note | None = Field(default=None, description="capability_gap: the evidence of the shortfall.")
+    future_role: Title | None = Field(default=None, description="future_role: the role or strategic need it prepares for.")
 
 
 class GoalUnlinked(GoalEvent):
@@ -189,7 +206,7 @@ class GoalUnlinked(GoalEvent):
 
     link_id: UUID
     performance_goal_id: UUID
-    reason: str = ""
+    reason: Note = ""
 
 
 class GoalClosed(GoalEvent):
@@ -198,5 +215,23 @@ class GoalClosed(GoalEvent):
     event_type: ClassVar[str] = "tandem.goal.closed.v1"
 
     outcome: GoalOutcome
-    final_value: Decimal | None = Field(default=None, description="The KPI's final value (performance goals).")
-    note: str = ""
+    final_value: Amount | None = Field(default=None, description="The KPI's final value (performance goals).")
+    note: Note = ""
+
+
+MAX_ATTAINMENT = Decimal("999999.9")
+
+
+def attainment_percent(baseline: Decimal, target: Decimal, actual: Decimal, direction: KpiDirection | str) -> Decimal:
+    """Progress from a KPI's baseline to its target in percent, whichever way the KPI should move: 100 means the
+    target was met. A target equal to its baseline is met (100) or not (0). Rounded to a tenth, and held
+    within ±999,999.9 %, so a tiny span never gives a figure no one can read.
+
+    The one definition of attainment: reviews publish it, dashboards show it.
+    """
+    decreasing = direction == KpiDirection.DECREASE
+    if target == baseline:
+        met = actual <= target if decreasing else actual >= target
+        return Decimal(100) if met else Decimal(0)
+    share = (actual - baseline) / (target - baseline) * 100
+    return max(-MAX_ATTAINMENT, min(MAX_ATTAINMENT, share)).quantize(Decimal("0.1"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tandem_contracts.base import IntegrationEvent
-from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
+from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded, CheckInScheduled
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.reviews import ReviewCompleted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
@@ -18,6 +18,7 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         GoalClosed,
         CheckInRecorded,
         CheckInOverdue,
+        CheckInScheduled,
         ReviewCompleted,
         EmployeeUpserted,
         EmployeeDeparted,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts.base import AggregateEvent
+from tandem_contracts.bounds import MAX_LIST, Amount, Day, Hours, Label, Note, PersonId, Rating, RatingScale, Title, text
 from tandem_contracts.goals import ActivityTargets, BehaviouralTarget, Budget, KpiDirection, LinkRationale
 
 REVIEWS_TOPIC = "tandem.reviews.v1"
@@ -23,25 +22,25 @@ class PerformanceResult(_Part):
     """Step 1: one performance goal against its target, why it came out so, and how it was reached."""
 
     goal_id: UUID
-    title: str
-    kpi_name: str
-    unit: str
+    title: Title
+    kpi_name: Title
+    unit: Annotated[str, text(40, min_length=1)]
     direction: KpiDirection
-    baseline: Decimal
-    target: Decimal
-    actual: Decimal
-    attainment_percent: Decimal = Field(description="Progress from baseline to target, direction-aware; 100 = target met.")
-    rating: Decimal
-    factors: str = Field(description="The why: what influenced the result.")
-    how: str = Field(description="The how: values and competencies shown on the way.")
+    baseline: Amount
+    target: Amount
+    actual: Amount
+    attainment_percent: Amount = Field(description="Progress from baseline to target, direction-aware; 100 = target met.")
+    rating: Rating
+    factors: Note = Field(description="The why: what influenced the result.")
+    how: Note = Field(description="The how: values and competencies shown on the way.")
 
 
 class CapabilityGapFound(_Part):
     """Step 2: a skill that, had it been there, would have made a performance goal easier or faster."""
 
-    skill: str
+    skill: Title
     performance_goal_id: UUID
-    note: str = ""
+    note: Note = ""
 
 
 class DevelopmentPayoff(_Part):
@@ -49,35 +48,35 @@ class DevelopmentPayoff(_Part):
 
     development_goal_id: UUID
     performance_goal_id: UUID
-    note: str = ""
+    note: Note = ""
 
 
 class DevelopmentResult(_Part):
     """Step 3: was the skill applied, or only the course finished; the evidence; the employee's aspirations."""
 
     goal_id: UUID
-    title: str
+    title: Title
     applied: bool
-    evidence: tuple[str, ...] = ()
-    aspirations: str = ""
+    evidence: tuple[Note, ...] = Field(default=(), max_length=MAX_LIST)
+    aspirations: Note = ""
 
 
 class PlannedDevelopmentGoal(_Part):
     """Step 3: a development goal for the next cycle, aligned to a performance goal, with its resources."""
 
-    title: str
-    skill: str
+    title: Title
+    skill: Title
     rationale: LinkRationale
     performance_goal_id: UUID
-    evidence: str | None = None
-    future_role: str | None = None
-    start_date: date
-    due_date: date
+    evidence: Note | None = None
+    future_role: Title | None = None
+    start_date: Day
+    due_date: Day
     activity_targets: ActivityTargets | None = None
     behavioural_target: BehaviouralTarget | None = None
-    hours_per_month: Decimal
+    hours_per_month: Hours
     budget: Budget | None = None
-    mentor_id: str | None = None
+    mentor_id: PersonId | None = None
 
 
 class ReviewCompleted(AggregateEvent):
@@ -89,13 +88,13 @@ class ReviewCompleted(AggregateEvent):
     subject_field: ClassVar[str] = "review_id"
 
     review_id: UUID
-    cycle: str
-    next_cycle: str
-    reviewer_id: str
-    rating_scale_max: Decimal
-    performance: tuple[PerformanceResult, ...]
-    capability_gaps: tuple[CapabilityGapFound, ...] = ()
-    payoffs: tuple[DevelopmentPayoff, ...] = ()
-    development: tuple[DevelopmentResult, ...] = ()
-    plan: tuple[PlannedDevelopmentGoal, ...] = ()
+    cycle: Label
+    next_cycle: Label
+    reviewer_id: PersonId
+    rating_scale_max: RatingScale
+    performance: tuple[PerformanceResult, ...] = Field(max_length=MAX_LIST)
+    capability_gaps: tuple[CapabilityGapFound, ...] = Field(default=(), max_length=MAX_LIST)
+    payoffs: tuple[DevelopmentPayoff, ...] = Field(default=(), max_length=MAX_LIST)
+    development: tuple[DevelopmentResult, ...] = Field(default=(), max_length=MAX_LIST)
+    plan: tuple[PlannedDevelopmentGoal, ...] = Field(default=(), max_length=MAX_LIST)
     corrects_review_id: UUID | None = Field(default=None, description="The completed review this one corrects.")

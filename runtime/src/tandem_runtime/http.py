@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tandem_contracts.bounds import ID_MAX_LENGTH, ID_PATTERN, TENANT_MAX_LENGTH, TENANT_PATTERN
 from tandem_runtime.eventstore import CommandContext, ConcurrentChange
 from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
 from tandem_runtime.metrics import Metrics
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, str]]]
 PROBLEM_JSON = "application/problem+json"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 class RequestRefused(Exception):
@@ -62,10 +64,22 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (404, "Unknown id (in this tenant)."),
         (409, "Stale If-Match version, or a concurrent change: read again and retry."),
+        (413, "The request body is larger than the service accepts."),
         (422, "Refused: the fields at fault and the rules they broke."),
         (503, "A dependency (Kafka, the database) is unavailable; nothing was changed."),
     )
 }
+
+
+TenantHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Tenant-ID",
+        max_length=TENANT_MAX_LENGTH,
+        pattern=TENANT_PATTERN,
+        description="The organisation (default: the service's).",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -107,10 +121,11 @@ def command_headers(default_tenant: str) -> Callable[..., CommandRequest]:
 
     # async: it only reads headers, and a plain def would cost every command a worker-thread hop.
     async def read(
-        tenant: Annotated[
-            str | None, Header(alias="X-Tenant-ID", max_length=64, description="The organisation (default: the service's).")
+        tenant: TenantHeader = None,
+        actor: Annotated[
+            str | None,
+            Header(alias="X-Actor-ID", max_length=ID_MAX_LENGTH, pattern=ID_PATTERN, description="Who issues the command."),
         ] = None,
-        actor: Annotated[str | None, Header(alias="X-Actor-ID", max_length=128, description="Who issues the command.")] = None,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -131,7 +146,7 @@ def command_headers(default_tenant: str) -> Callable[..., CommandRequest]:
 def tenant_header(default_tenant: str) -> Callable[..., str]:
     """A FastAPI dependency for queries: the ``X-Tenant-ID`` header, or ``default_tenant``."""
 
-    async def read(tenant: Annotated[str | None, Header(alias="X-Tenant-ID", max_length=64)] = None) -> str:
+    async def read(tenant: TenantHeader = None) -> str:
         return tenant or default_tenant
 
     return read
@@ -258,14 +273,68 @@ class _RequestMetrics:
             self._metrics.http_seconds.labels(scope["method"], path).observe(time.perf_counter() - started)
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _BodyLimit:
+    """Answers 413 to a request whose body is over ``limit`` bytes, declared or streamed, before a handler reads it all."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self._app = app
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self._limit):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def noting_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, counting_receive, noting_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = orjson.dumps({
+            "type": "about:blank", "title": "Payload too large", "status": 413,
+            "detail": f"the request body is over {self._limit} bytes",
+        })
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def install_operational_routes(
     app: FastAPI,
     metrics: Metrics,
     *,
     readiness_checks: dict[str, HealthCheck] | None = None,
     liveness_checks: dict[str, HealthCheck] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> None:
-    """Add ``/health/live``, ``/health/ready``, ``/metrics``, request metrics and the problem+json errors.
+    """Add ``/health/live``, ``/health/ready``, ``/metrics``, request metrics, the body size limit (413 over
+    ``max_body_bytes``) and the problem+json errors.
 
     Liveness fails when the process cannot recover by itself (a background loop died): restart it.
     Readiness also includes the liveness checks, and fails while a dependency is unavailable.
@@ -285,6 +354,7 @@ def install_operational_routes(
     async def metrics_endpoint() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    app.add_middleware(_BodyLimit, limit=max_body_bytes)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(RequestRefused, _refused)

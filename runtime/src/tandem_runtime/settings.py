@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
         default="demo", description="Tenant of requests without X-Tenant-ID, until bearer tokens carry it."
     )
     log_level: str = "INFO"
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Request bodies over this size are refused with 413."
+    )
 
     def store_beside_events(self, explicit: str | None, file_name: str) -> str:
         """A second store's URL: ``explicit`` if given, else a SQLite file beside the event store's, else the same

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-
-from tandem_checkins import domain
-from tandem_checkins.application import CheckInNotFound, CheckInsApplication, RecordCheckIn
-from tandem_checkins.outbound import entry_contract
 from tandem_contracts import checkins as contract
+from tandem_contracts.bounds import Amount, Day, Note, PersonId, Rating, text
 from tandem_runtime.blocking import CommandEndpoint
 from tandem_runtime.eventstore import Executed
-from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_answer, command_headers, tenant_header
+from tandem_runtime.http import (
+    PROBLEM_RESPONSES,
+    CommandRequest,
+    RequestRefused,
+    command_answer,
+    command_headers,
+    tenant_header,
+)
+
+from tandem_checkins import domain
+from tandem_checkins.application import (
+    CheckInNotFound,
+    CheckInsApplication,
+    RecordCheckIn,
+)
+from tandem_checkins.outbound import entry_contract
 
 
 class _Body(BaseModel):
@@ -29,16 +40,16 @@ class PerformanceEntryIn(_Body):
 
     kind: Literal["performance"]
     goal_id: UUID
-    kpi_value: Decimal
-    unit: str = Field(min_length=1, max_length=40, description="Must be the goal's KPI unit.")
+    kpi_value: Amount
+    unit: Annotated[str, text(40, min_length=1)] = Field(description="Must be the goal's KPI unit.")
     status: contract.GoalHealth
-    roadblocks: str = Field(default="", max_length=2000)
-    resources_needed: str = Field(default="", max_length=2000)
+    roadblocks: Annotated[str, text(2000)] = ""
+    resources_needed: Annotated[str, text(2000)] = ""
 
 
 class RatingIn(_Body):
     source: contract.FeedbackSource
-    rating: Decimal = Field(description="On the goal's behavioural rating scale.")
+    rating: Rating = Field(description="On the goal's behavioural rating scale.")
 
 
 class FeedbackIn(_Body):
@@ -59,15 +70,15 @@ class DevelopmentEntryIn(_Body):
         default=None, description="How did the skill you learned help you hit a performance goal this period?"
     )
     feedback: FeedbackIn | None = None
-    notes: str = Field(default="", max_length=4000)
+    notes: Note = ""
 
 
 class RecordCheckInRequest(_Body):
     """A check-in held with one employee on a day, covering one or more of their goals."""
 
-    employee_id: str = Field(min_length=1, max_length=128)
-    held_on: date = Field(description="Not in the future.")
-    held_by: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+    employee_id: PersonId
+    held_on: Day = Field(description="Not in the future, nor before the start of any goal it covers.")
+    held_by: list[PersonId] = Field(
         min_length=1, max_length=10, description="Who took part: the employee and/or their manager."
     )
     entries: list[Annotated[PerformanceEntryIn | DevelopmentEntryIn, Field(discriminator="kind")]] = Field(
@@ -91,7 +102,10 @@ class ScheduleView(BaseModel):
     goal_id: UUID
     cadence: str
     first_day: date
-    next_due: date = Field(description="The last day of the current period: a check-in is due by then.")
+    next_due: date = Field(
+        description="The day the next check-in is due by: the end of the period after the last one checked in."
+    )
+    overdue: bool = Field(description="That day has passed without a check-in.")
     last_check_in_on: date | None
     overdue_periods_signalled: int
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -57,6 +57,7 @@ class ScheduleView:
     cadence: str
     first_day: date
     next_due: date
+    overdue: bool
     last_check_in_on: date | None
     overdue_periods_signalled: int
 
@@ -70,6 +71,7 @@ def _snapshot(facts: GoalFacts) -> GoalSnapshot:
         is_open=facts.is_open,
         kpi_unit=facts.kpi_unit,
         rating_scale_max=facts.rating_scale_max,
+        start_date=facts.start_date,
     )
 
 
@@ -152,6 +154,13 @@ class CheckInsApplication(TandemApplication):
                 batch = []
         return signalled + (self._sweep(batch, now) if batch else 0)
 
+    def follow_goals(self, goals: Iterable[tuple[str, UUID]]) -> int:
+        """Start or rebase the schedules of ``goals`` (tenant, goal id) that changed on the goals topic, so their
+        due dates are published at once rather than at the next sweep; return how many periods were signalled."""
+        now = self.clock.now()
+        found = [facts for tenant_id, goal_id in goals if (facts := self.goals.goal(tenant_id, goal_id)) and facts.status == "active"]
+        return self._sweep(found, now) if found else 0
+
     def _sweep(self, batch: list[GoalFacts], now: datetime) -> int:
         context = CommandContext.issued_by("cadence-sweep")
         judged = [self._judge(facts, now) for facts in batch]
@@ -208,7 +217,8 @@ class CheckInsApplication(TandemApplication):
             goal_id=goal_id,
             cadence=facts.cadence,
             first_day=schedule.first_day,
-            next_due=schedule.next_due(today),
+            next_due=schedule.due_on,
+            overdue=schedule.is_overdue(today),
             last_check_in_on=schedule.last_check_in_on,
             overdue_periods_signalled=len(schedule.signalled),
         )
@@ -220,7 +230,7 @@ class CheckInsApplication(TandemApplication):
             assert isinstance(schedule, CheckInSchedule)
             return schedule
         except AggregateNotFoundError:
-            return CheckInSchedule(
+            return CheckInSchedule.start(
                 tenant_id=facts.tenant_id,
                 goal_id=facts.goal_id,
                 owner_id=facts.owner_id,

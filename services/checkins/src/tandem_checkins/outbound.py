@@ -94,4 +94,18 @@ def to_integration_event(domain_event: object, context: CommandContext | None = 
             period_end=e.period_end,
             last_check_in_on=e.last_check_in_on,
         )
+    if isinstance(domain_event, CheckInSchedule.Scheduled):
+        return contract.CheckInScheduled(
+            tenant_id=e.tenant_id,
+            employee_id=e.owner_id,
+            occurred_at=e.timestamp,
+            version=e.originator_version,
+            actor=context.actor if context else "cadence-sweep",
+            schedule_id=e.originator_id,
+            goal_id=e.goal_id,
+            cadence=e.cadence,
+            first_day=e.first_day,
+            due_on=e.due_on,
+            last_check_in_on=e.last_check_in_on,
+        )
     return None

@@ -12,8 +12,29 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-
 from tandem_contracts import goals as contract
+from tandem_contracts.bounds import (
+    Amount,
+    Day,
+    Label,
+    Note,
+    Percent,
+    PersonId,
+    Title,
+    text,
+)
+from tandem_runtime.blocking import CommandEndpoint
+from tandem_runtime.eventstore import Executed
+from tandem_runtime.http import (
+    PROBLEM_RESPONSES,
+    CommandRequest,
+    RequestRefused,
+    command_answer,
+    command_headers,
+    expected_version,
+    tenant_header,
+)
+
 from tandem_goals import domain
 from tandem_goals.application import (
     MAX_CASCADE,
@@ -27,17 +48,6 @@ from tandem_goals.application import (
     SetGoal,
     StaleVersion,
     UnlinkGoals,
-)
-from tandem_runtime.blocking import CommandEndpoint
-from tandem_runtime.eventstore import Executed
-from tandem_runtime.http import (
-    PROBLEM_RESPONSES,
-    CommandRequest,
-    RequestRefused,
-    command_answer,
-    command_headers,
-    expected_version,
-    tenant_header,
 )
 
 IfMatchHeader = Annotated[
@@ -57,11 +67,11 @@ class GoalFields(_Body):
     """What a goal aims at. Performance goals carry a ``kpi``; development goals a ``skill`` and targets."""
 
     kind: contract.GoalKind
-    cycle: str = Field(min_length=1, max_length=32, examples=["2026"])
-    title: str = Field(min_length=1, max_length=200, examples=["Increase new client conversions by 15%"])
-    description: str = Field(default="", max_length=4000, description="The Specific: what exactly is to be achieved.")
-    start_date: date
-    due_date: date = Field(description="The Time-bound.")
+    cycle: Label = Field(examples=["2026"])
+    title: Title = Field(examples=["Increase new client conversions by 15%"])
+    description: Note = Field(default="", description="The Specific: what exactly is to be achieved.")
+    start_date: Day
+    due_date: Day = Field(description="The Time-bound.")
     cadence: contract.Cadence | None = Field(
         default=None,
         description="Check-in rhythm: weekly (default) or biweekly for performance goals; monthly (default) or"
@@ -69,7 +79,7 @@ class GoalFields(_Body):
     )
     level: contract.GoalLevel = Field(default=contract.GoalLevel.INDIVIDUAL, description="Place in the cascade.")
     kpi: contract.Kpi | None = Field(default=None, description="Performance goals: the Measurable.")
-    skill: str | None = Field(default=None, min_length=1, max_length=200, description="Development goals: the skill it builds.")
+    skill: Title | None = Field(default=None, description="Development goals: the skill it builds.")
     activity_targets: contract.ActivityTargets | None = None
     behavioural_target: contract.BehaviouralTarget | None = None
     capacity: contract.Capacity | None = Field(
@@ -81,36 +91,36 @@ class GoalFields(_Body):
 class SetGoalRequest(GoalFields):
     """A goal to set for one employee."""
 
-    employee_id: str = Field(min_length=1, max_length=128, description="The goal's owner; must be in the directory.")
+    employee_id: PersonId = Field(description="The goal's owner; must be in the directory.")
     parent_goal_id: UUID | None = Field(default=None, description="The goal this one cascades from (the Relevant).")
-    set_by: str | None = Field(default=None, min_length=1, max_length=128, description="Defaults to X-Actor-ID, then the owner.")
+    set_by: PersonId | None = Field(default=None, description="Defaults to X-Actor-ID, then the owner.")
 
 
 class KpiChange(_Body):
     """The parts of the KPI to change; the rest stays. A new target is kept in the goal's target history."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    unit: str | None = Field(default=None, min_length=1, max_length=40)
-    baseline: Decimal | None = None
-    target: Decimal | None = None
+    name: Title | None = None
+    unit: Annotated[str, text(40, min_length=1)] | None = None
+    baseline: Amount | None = None
+    target: Amount | None = None
     direction: contract.KpiDirection | None = None
-    weight: Decimal | None = Field(default=None, ge=0, le=100)
+    weight: Percent | None = None
 
 
 class ReviseGoalRequest(_Body):
     """The fields to change, and why. Fields left out stay as they are; send null to clear an optional one."""
 
-    reason: str = Field(min_length=1, max_length=2000, examples=["Market shrank; target reset with the sales director"])
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=4000)
-    start_date: date | None = None
-    due_date: date | None = None
+    reason: Annotated[str, text(2000, min_length=1)] = Field(examples=["Market shrank; target reset with the sales director"])
+    title: Title | None = None
+    description: Note | None = None
+    start_date: Day | None = None
+    due_date: Day | None = None
     cadence: contract.Cadence | None = None
     parent_goal_id: UUID | None = None
     level: contract.GoalLevel | None = None
     status: Literal["active"] | None = Field(default=None, description="Activate a draft goal.")
     kpi: KpiChange | None = None
-    skill: str | None = Field(default=None, min_length=1, max_length=200)
+    skill: Title | None = None
     activity_targets: contract.ActivityTargets | None = None
     behavioural_target: contract.BehaviouralTarget | None = None
     capacity: contract.Capacity | None = None
@@ -121,15 +131,15 @@ class LinkRequest(_Body):
 
     performance_goal_id: UUID
     rationale: contract.LinkRationale
-    skill: str | None = Field(default=None, max_length=200, description="capability_gap: the missing skill (defaults to the goal's skill).")
-    evidence: str | None = Field(default=None, max_length=2000, description="capability_gap: the evidence of the shortfall.")
-    future_role: str | None = Field(default=None, max_length=200, description="future_role: the role or strategic need.")
+    skill: Title | None = Field(default=None, description="capability_gap: the missing skill (defaults to the goal's skill).")
+    evidence: Annotated[str, text(2000)] | None = Field(default=None, description="capability_gap: the evidence of the shortfall.")
+    future_role: Title | None = Field(default=None, description="future_role: the role or strategic need.")
 
 
 class CloseRequest(_Body):
     outcome: contract.GoalOutcome
-    final_value: Decimal | None = Field(default=None, description="Performance goals: the KPI's final value (not needed when abandoned).")
-    note: str = Field(default="", max_length=2000)
+    final_value: Amount | None = Field(default=None, description="Performance goals: the KPI's final value (not needed when abandoned).")
+    note: Annotated[str, text(2000)] = ""
 
 
 class CascadeRequest(_Body):
@@ -137,10 +147,10 @@ class CascadeRequest(_Body):
 
     parent_goal_id: UUID
     goal: GoalFields
-    employee_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list, max_length=MAX_CASCADE)
-    manager_id: str | None = Field(default=None, min_length=1, max_length=128)
+    employee_ids: list[PersonId] = Field(default_factory=list, max_length=MAX_CASCADE)
+    manager_id: PersonId | None = None
     include_indirect_reports: bool = Field(default=False, description="With manager_id: the whole team below, not only direct reports.")
-    set_by: str | None = Field(default=None, min_length=1, max_length=128, description="Defaults to X-Actor-ID, then the parent goal's owner.")
+    set_by: PersonId | None = Field(default=None, description="Defaults to X-Actor-ID, then the parent goal's owner.")
 
 
 # --- responses ------------------------------------------------------------------------------------------

@@ -13,14 +13,29 @@ from typing import Annotated
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-
+from tandem_contracts.bounds import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
+    Code,
+    PersonId,
+    Title,
+    text,
+)
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_runtime.clock import Clock
 from tandem_runtime.directory import Directory
-from tandem_runtime.http import PROBLEM_RESPONSES, CommandRequest, RequestRefused, command_headers, tenant_header
+from tandem_runtime.http import (
+    PROBLEM_RESPONSES,
+    CommandRequest,
+    RequestRefused,
+    command_headers,
+    tenant_header,
+)
 from tandem_runtime.kafka import DirectPublisher
 
-EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=128, description="The employee's id in the platform.")]
+EmployeeIdPath = Annotated[
+    str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN, description="The employee's id in the platform.")
+]
 
 
 class EmployeeRecord(BaseModel):
@@ -28,15 +43,15 @@ class EmployeeRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    employee_number: str | None = Field(default=None, max_length=64)
-    manager_id: str | None = Field(default=None, max_length=128, description="The employee_id of their manager.")
-    department: str | None = Field(default=None, max_length=200)
-    organization: str | None = Field(default=None, max_length=200)
-    division: str | None = Field(default=None, max_length=200)
-    cost_center: str | None = Field(default=None, max_length=64)
-    job_title: str | None = Field(default=None, max_length=200)
+    display_name: Title
+    email: Annotated[str, text(320)] | None = None
+    employee_number: Code | None = None
+    manager_id: PersonId | None = Field(default=None, description="The employee_id of their manager.")
+    department: Title | None = None
+    organization: Title | None = None
+    division: Title | None = None
+    cost_center: Code | None = None
+    job_title: Title | None = None
 
 
 class Accepted(BaseModel):

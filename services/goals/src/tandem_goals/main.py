@@ -151,6 +151,7 @@ def build_service(settings: GoalsSettings, clock: Clock | None = None) -> GoalsS
         metrics,
         readiness_checks={"event_store": event_store_answers, "feeds": feeds_run},
         liveness_checks={"loops": supervisor.check},
+        max_body_bytes=settings.max_body_bytes,
     )
     http.include_router(goals_router(application, settings.default_tenant, command_endpoint_for(settings.database_url)))
     http.include_router(directory_router(directory, publisher, clock, settings.default_tenant))

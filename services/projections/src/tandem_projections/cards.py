@@ -6,15 +6,13 @@ decided at query time from the dates kept here. That is what makes a rebuild giv
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-CADENCE_DAYS = {"weekly": 7, "biweekly": 14}
-CADENCE_MONTHS = {"monthly": 1, "quarterly": 3}
+from tandem_contracts.goals import attainment_percent
+
 TREND_POINTS = 12
 UNUSED_SHARE = Decimal("0.25")  # logging under a quarter of the hours set aside counts as capacity unused
 
@@ -36,6 +34,7 @@ class Facts:
     kpi_counts: dict[str, int] = field(default_factory=dict)  # when only the latest check-ins were loaded
     development_checkins: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     missed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    due: dict[str, str] = field(default_factory=dict)  # goal id → the day its next check-in is due by (its schedule's)
     reviews: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -62,29 +61,17 @@ def plain(value: Decimal | None, places: int = 2) -> float | None:
     return None if value is None else float(round(value, places)) + 0.0
 
 
-def add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def next_check_in_due(cadence: str, start_date: str, last_check_in_on: str | None) -> str:
-    """The date by which the next check-in is due: one cadence period after the last (or the goal's start)."""
-    since = date.fromisoformat(last_check_in_on or start_date)
-    if cadence in CADENCE_DAYS:
-        return (since + timedelta(days=CADENCE_DAYS[cadence])).isoformat()
-    return add_months(since, CADENCE_MONTHS.get(cadence, 1)).isoformat()
+def next_check_in_due(goal: dict[str, Any], facts: Facts) -> str | None:
+    """The day an active goal's next check-in is due by, as its schedule (the check-ins service) last said."""
+    return facts.due.get(goal["goal_id"]) if goal["status"] == "active" else None
 
 
 def attainment(kpi: dict[str, Any], actual: Decimal | None) -> Decimal | None:
-    """Progress from baseline to target in percent, direction-aware: 100 means the target was met."""
+    """The KPI's attainment (``attainment_percent``), or None while a figure is missing."""
     baseline, target = number(kpi.get("baseline")), number(kpi.get("target"))
     if actual is None or baseline is None or target is None:
         return None
-    if target == baseline:
-        met = actual >= target if kpi.get("direction") != "decrease" else actual <= target
-        return Decimal(100) if met else Decimal(0)
-    return (actual - baseline) / (target - baseline) * 100
+    return attainment_percent(baseline, target, actual, kpi.get("direction") or "increase")
 
 
 def _latest_reviews(reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,8 +114,7 @@ def performance_view(goal: dict[str, Any], facts: Facts) -> dict[str, Any]:
         "check_ins": facts.kpi_counts.get(goal["goal_id"], len(history)),
         "trend": [plain(number(c["kpi_value"])) for c in history[-TREND_POINTS:]],
         "last_check_in_on": last_on,
-        "next_check_in_due": next_check_in_due(goal["cadence"], goal["start_date"], last_on)
-        if goal["status"] == "active" else None,
+        "next_check_in_due": next_check_in_due(goal, facts),
         "missed_check_ins": len(facts.missed.get(goal["goal_id"], [])),
     }
 
@@ -180,8 +166,7 @@ def development_view(goal: dict[str, Any], facts: Facts) -> dict[str, Any]:
         "notes": [{"held_on": e["held_on"], "notes": e["notes"]} for e in entries if e.get("notes")],
         "check_ins": len(entries),
         "last_check_in_on": last_on,
-        "next_check_in_due": next_check_in_due(goal["cadence"], goal["start_date"], last_on)
-        if goal["status"] == "active" else None,
+        "next_check_in_due": next_check_in_due(goal, facts),
         "missed_check_ins": len(facts.missed.get(goal["goal_id"], [])),
     }
 
@@ -435,7 +420,7 @@ def summarize(card: dict[str, Any]) -> dict[str, Any]:
         "performance_goals": [
             {
                 **_pick(goal, "goal_id", "title", "cycle", "status", "level", "parent_goal_id", "cadence", "actual",
-                        "attainment", "health", "last_check_in_on", "next_check_in_due"),
+                        "attainment", "health", "last_check_in_on", "next_check_in_due", "missed_check_ins"),
                 "kpi": _pick(goal["kpi"], "name", "unit", "baseline", "target"),
                 "supported_by": [
                     {
@@ -450,7 +435,8 @@ def summarize(card: dict[str, Any]) -> dict[str, Any]:
         ],
         "development_goals": [
             {
-                **_pick(goal, "goal_id", "title", "cycle", "status", "skill", "progress", "next_check_in_due"),
+                **_pick(goal, "goal_id", "title", "cycle", "status", "skill", "progress", "next_check_in_due",
+                        "missed_check_ins"),
                 "aligned_to": [_pick(target, "goal_id", "employee_id", "title") for target in goal["aligned_to"]],
             }
             for goal in card["development_goals"] if goal["status"] in live

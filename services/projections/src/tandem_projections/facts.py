@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded
+from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded, CheckInScheduled
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
 from tandem_contracts.reviews import ReviewCompleted
@@ -61,6 +61,10 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rm_missed_checkins ("
     " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, period_end TEXT NOT NULL, employee_id TEXT NOT NULL,"
     " period_start TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id, period_end))",
+    # Each goal's schedule as the check-ins service last published it: the latest version wins.
+    "CREATE TABLE IF NOT EXISTS rm_checkin_schedules ("
+    " tenant_id TEXT NOT NULL, goal_id TEXT NOT NULL, employee_id TEXT NOT NULL, version BIGINT NOT NULL,"
+    " due_on TEXT NOT NULL, PRIMARY KEY (tenant_id, goal_id))",
     "CREATE TABLE IF NOT EXISTS rm_reviews ("
     " tenant_id TEXT NOT NULL, review_id TEXT NOT NULL, employee_id TEXT NOT NULL, cycle TEXT NOT NULL,"
     " corrects_review_id TEXT, completed_at TEXT NOT NULL, document TEXT NOT NULL,"
@@ -89,6 +93,11 @@ KPI_CHECKIN_COLUMNS = ("tenant_id", "goal_id", "checkin_id", "employee_id", "hel
                        "roadblocks", "resources_needed")
 DEVELOPMENT_CHECKIN_COLUMNS = ("tenant_id", "goal_id", "checkin_id", "employee_id", "held_on", "entry")
 MISSED_COLUMNS = ("tenant_id", "goal_id", "period_end", "employee_id", "period_start")
+SCHEDULE_COLUMNS = ("tenant_id", "goal_id", "employee_id", "version", "due_on")
+_SCHEDULE_NEWER = (
+    "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET employee_id = excluded.employee_id, version = excluded.version,"
+    " due_on = excluded.due_on WHERE rm_checkin_schedules.version < excluded.version"
+)
 REVIEW_COLUMNS = ("tenant_id", "review_id", "employee_id", "cycle", "corrects_review_id", "completed_at", "document")
 _CHECKIN_KNOWN = "ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
 # Profile fields and departure are separate facts, each kept by its own latest time, so any order converges.
@@ -148,6 +157,7 @@ class NewFacts:
         self.kpi_rows: list[tuple[Any, ...]] = []
         self.development_rows: list[tuple[Any, ...]] = []
         self.missed_rows: list[tuple[Any, ...]] = []
+        self.schedule_rows: dict[tuple[str, str], tuple[Any, ...]] = {}  # the latest version of each in the batch
         self.review_rows: list[tuple[Any, ...]] = []
         self.profiles: list[tuple[Any, ...]] = []
         self.departures: list[tuple[Any, ...]] = []
@@ -183,6 +193,10 @@ class NewFacts:
             self.touched_goals.update(goals)
         elif kind == CheckInOverdue.event_type:
             self.missed_rows.append((tenant, data["goal_id"], data["period_end"], employee, data["period_start"]))
+        elif kind == CheckInScheduled.event_type:
+            key, version = (tenant, data["goal_id"]), int(data["version"])
+            if key not in self.schedule_rows or self.schedule_rows[key][3] < version:
+                self.schedule_rows[key] = (tenant, data["goal_id"], employee, version, data["due_on"])
         elif kind == ReviewCompleted.event_type:
             self.review_rows.append((tenant, data["review_id"], employee, data["cycle"], data.get("corrects_review_id"),
                                      data["occurred_at"], orjson.dumps(data).decode()))
@@ -223,6 +237,7 @@ class NewFacts:
                     _CHECKIN_KNOWN)
         insert_rows(cursor, "rm_missed_checkins", MISSED_COLUMNS, self.missed_rows,
                     "ON CONFLICT (tenant_id, goal_id, period_end) DO NOTHING")
+        insert_rows(cursor, "rm_checkin_schedules", SCHEDULE_COLUMNS, list(self.schedule_rows.values()), _SCHEDULE_NEWER)
         insert_rows(cursor, "rm_reviews", REVIEW_COLUMNS, self.review_rows,
                     "ON CONFLICT (tenant_id, review_id) DO NOTHING")
         cursor.executemany(_UPSERT_PROFILE, self.profiles)

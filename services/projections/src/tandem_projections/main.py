@@ -86,7 +86,8 @@ def build_service(settings: ProjectionsSettings, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     install_operational_routes(
-        http, metrics, readiness_checks={"consumer": consuming}, liveness_checks={"loops": supervisor.check}
+        http, metrics, readiness_checks={"consumer": consuming}, liveness_checks={"loops": supervisor.check},
+        max_body_bytes=settings.max_body_bytes,
     )
     today = lambda: clock.now().date()  # noqa: E731
     pages = Pages(read_side, today, settings.default_tenant)

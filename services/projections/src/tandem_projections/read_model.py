@@ -194,7 +194,8 @@ def _cards_with_goals_added(cursor: Cursor, tenant: str, goals_of: dict[str, lis
     cards = {employee_id: orjson.loads(document) for employee_id, document in cursor.fetchall()}
     # Check-ins can be stored before their goal. (A link touching a new goal made its owners ``linked``
     # already, and a link whose owners are others is on no card of the owner's.)
-    named = {goal_id for table in ("rm_kpi_checkins", "rm_development_checkins", "rm_missed_checkins")
+    named = {goal_id for table in ("rm_kpi_checkins", "rm_development_checkins", "rm_missed_checkins",
+                                   "rm_checkin_schedules")
              for (goal_id,) in _rows_of_goals(cursor, table, "goal_id", tenant, goal_ids)}
     # Only a review that names a new goal can say anything about it: the rest are not even parsed. Corrected
     # reviews are left out here, by their correction, as ``cards`` leaves them out.
@@ -545,6 +546,7 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
             facts.development_checkins[goal_id].append({**orjson.loads(entry), "checkin_id": checkin_id, "held_on": held_on})
         for goal_id, period_end in _rows_of_goals(cursor, "rm_missed_checkins", "goal_id, period_end", tenant, chunk):
             facts.missed[goal_id].append(period_end)
+        facts.due.update(_rows_of_goals(cursor, "rm_checkin_schedules", "goal_id, due_on", tenant, chunk))
     # Sorted here, not by the database, so SQLite and PostgreSQL give the same order (their collations differ).
     for history in (*facts.kpi_checkins.values(), *facts.development_checkins.values()):
         history.sort(key=lambda c: (c["held_on"], c["checkin_id"]))

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
-
 from tandem_contracts import goals as goal_contract
 from tandem_contracts import reviews as contract
-from tandem_reviews import domain
-from tandem_reviews.application import GoalAssessment, ReviewNotFound, ReviewsApplication, StaleReview, StartReview
+from tandem_contracts.bounds import (
+    Amount,
+    Day,
+    Hours,
+    Label,
+    Note,
+    PersonId,
+    Rating,
+    Title,
+    text,
+)
 from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import (
     PROBLEM_RESPONSES,
@@ -27,6 +35,15 @@ from tandem_runtime.http import (
     tenant_header,
 )
 
+from tandem_reviews import domain
+from tandem_reviews.application import (
+    GoalAssessment,
+    ReviewNotFound,
+    ReviewsApplication,
+    StaleReview,
+    StartReview,
+)
+
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match", max_length=40, description='The version you read, e.g. "3".')]
 
 
@@ -35,19 +52,19 @@ class _Body(BaseModel):
 
 
 class StartReviewRequest(_Body):
-    employee_id: str = Field(min_length=1, max_length=128)
-    cycle: str = Field(min_length=1, max_length=32, examples=["2026"])
-    next_cycle: str = Field(min_length=1, max_length=32, examples=["2027"])
-    reviewer_id: str | None = Field(default=None, description="Defaults to X-Actor-ID.")
+    employee_id: PersonId
+    cycle: Label = Field(examples=["2026"])
+    next_cycle: Label = Field(examples=["2027"])
+    reviewer_id: PersonId | None = Field(default=None, description="Defaults to X-Actor-ID.")
     corrects_review_id: UUID | None = Field(default=None, description="A completed review this one corrects.")
 
 
 class GoalAssessmentIn(_Body):
     goal_id: UUID
-    actual: Decimal | None = Field(default=None, description="Defaults to the last KPI value checked in.")
-    rating: Decimal = Field(description="On the tenant's rating scale (1 to 5 by default).")
-    factors: str = Field(min_length=1, max_length=4000, description="The why: what influenced the result.")
-    how: str = Field(min_length=1, max_length=4000, description="The how: values and competencies shown.")
+    actual: Amount | None = Field(default=None, description="Defaults to the last KPI value checked in.")
+    rating: Rating = Field(description="On the tenant's rating scale (1 to 5 by default).")
+    factors: Annotated[str, text(4000, min_length=1)] = Field(description="The why: what influenced the result.")
+    how: Annotated[str, text(4000, min_length=1)] = Field(description="The how: values and competencies shown.")
 
 
 class PerformanceStep(_Body):
@@ -66,24 +83,24 @@ class ConnectionsStep(_Body):
 class DevelopmentAssessmentIn(_Body):
     goal_id: UUID
     applied: bool = Field(description="Was the skill applied, not just the course finished?")
-    evidence: list[str] = Field(default_factory=list, max_length=20, description="Situations where the skill was used.")
-    aspirations: str = Field(default="", max_length=4000)
+    evidence: list[Note] = Field(default_factory=list, max_length=20, description="Situations where the skill was used.")
+    aspirations: Note = ""
 
 
 class PlannedGoalIn(_Body):
-    title: str = Field(min_length=1, max_length=200)
-    skill: str = Field(min_length=1, max_length=200)
+    title: Title
+    skill: Title
     rationale: goal_contract.LinkRationale
     performance_goal_id: UUID = Field(description="The performance goal it will serve.")
-    evidence: str | None = Field(default=None, max_length=2000)
-    future_role: str | None = Field(default=None, max_length=200)
-    start_date: date
-    due_date: date
+    evidence: Annotated[str, text(2000)] | None = None
+    future_role: Title | None = None
+    start_date: Day
+    due_date: Day
     activity_targets: goal_contract.ActivityTargets | None = None
     behavioural_target: goal_contract.BehaviouralTarget | None = None
-    hours_per_month: Decimal = Field(ge=0)
+    hours_per_month: Hours
     budget: goal_contract.Budget | None = None
-    mentor_id: str | None = None
+    mentor_id: PersonId | None = None
 
 
 class DevelopmentStep(_Body):

@@ -24,8 +24,8 @@ from tandem_reviews.domain import (
     Review,
     ReviewRegister,
     ReviewRuleBroken,
-    attainment,
 )
+from tandem_contracts.goals import attainment_percent
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.directory import Directory
@@ -209,6 +209,6 @@ class ReviewsApplication(TandemApplication):
         return PerformanceResult(
             goal_id=facts.goal_id, title=facts.title, kpi_name=facts.kpi_name or facts.title, unit=facts.kpi_unit or "",
             direction=facts.kpi_direction, baseline=facts.kpi_baseline, target=facts.kpi_target, actual=actual,
-            attainment_percent=attainment(facts.kpi_baseline, facts.kpi_target, actual, facts.kpi_direction),
+            attainment_percent=attainment_percent(facts.kpi_baseline, facts.kpi_target, actual, facts.kpi_direction),
             rating=assessment.rating, factors=assessment.factors, how=assessment.how,
         )

@@ -121,7 +121,8 @@ def build_service(settings: ReviewsSettings, clock: Clock | None = None) -> Revi
         lifespan=lifespan,
     )
     install_operational_routes(
-        http, metrics, readiness_checks={"feeds": feeds_run}, liveness_checks={"loops": supervisor.check}
+        http, metrics, readiness_checks={"feeds": feeds_run}, liveness_checks={"loops": supervisor.check},
+        max_body_bytes=settings.max_body_bytes,
     )
     http.include_router(reviews_router(application, settings.default_tenant))
     return ReviewsService(http, application, goals, kpi_values, directory, relay)

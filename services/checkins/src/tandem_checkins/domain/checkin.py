@@ -64,6 +64,12 @@ class CheckIn(Aggregate):
                 raise CheckInRuleBroken("each goal is covered once per check-in", f"{where}.goal_id", "goal_once")
             seen.add(entry.goal_id)
             goal = _checkable(goals.get(entry.goal_id), entry.goal_id, tenant_id, employee_id, f"{where}.goal_id")
+            if goal.start_date is not None and held_on < goal.start_date:
+                raise CheckInRuleBroken(
+                    f"a check-in cannot be held before its goal starts ({held_on} is before {goal.start_date})",
+                    "held_on",
+                    "held_on_not_before_goal_start",
+                )
             if isinstance(entry, PerformanceEntry):
                 _check_performance(entry, goal, where)
             else:

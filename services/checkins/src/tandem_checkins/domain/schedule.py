@@ -1,8 +1,11 @@
 """The check-in schedule of one goal: when check-ins are due, and which periods were missed.
 
-A goal's cadence cuts time into periods from the goal's first day. A period that ends without a
-check-in is overdue; the schedule signals it once, and never again. Periods that ended before this
-service started tracking the goal, or before its cadence or start last changed, are not judged (again).
+A goal's cadence cuts time into periods from the goal's first day. The next check-in is due by the end of
+the period after the last one checked in (or of the period tracking began in): a check-in is overdue once
+that day has passed. A period that ends without a check-in is missed; the schedule signals it once, and
+never again. Periods that ended before this service started tracking the goal, or before its cadence or
+start last changed, are not judged (again). This is the one place that decides it: every other service
+shows the answer published with each change of the schedule (``CheckInScheduled``).
 """
 
 from __future__ import annotations
@@ -39,10 +42,19 @@ def period_of(cadence: str, first_day: date, day: date) -> int:
     """The index of the period that contains ``day`` (-1 before the first day)."""
     if day < first_day:
         return -1
-    index = 0
-    while period_start(cadence, first_day, index + 1) <= day:
-        index += 1
+    if cadence in ("weekly", "biweekly"):
+        return (day - first_day).days // (7 if cadence == "weekly" else 14)
+    step = 1 if cadence == "monthly" else 3
+    index = ((day.year - first_day.year) * 12 + day.month - first_day.month) // step
+    # Months differ in length, so the estimate may be one period ahead of ``day``.
+    while index > 0 and period_start(cadence, first_day, index) > day:
+        index -= 1
     return index
+
+
+def period_end(cadence: str, first_day: date, index: int) -> date:
+    """The last day of period ``index``."""
+    return period_start(cadence, first_day, index + 1) - timedelta(days=1)
 
 
 class CheckInSchedule(Aggregate):
@@ -56,9 +68,31 @@ class CheckInSchedule(Aggregate):
     def id_for(cls, tenant_id: str, goal_id: UUID) -> UUID:
         return cls.create_id(tenant_id, goal_id)
 
+    @classmethod
+    def start(
+        cls, tenant_id: str, goal_id: UUID, owner_id: str, cadence: str, first_day: date, tracked_from: date
+    ) -> CheckInSchedule:
+        """Start tracking a goal's check-ins from ``tracked_from``, and say when the first is due."""
+        schedule = cls(
+            tenant_id=tenant_id,
+            goal_id=goal_id,
+            owner_id=owner_id,
+            cadence=cadence,
+            first_day=first_day,
+            tracked_from=tracked_from,
+        )
+        schedule._announce_due(None)
+        return schedule
+
     @event("Started")
     def __init__(
-        self, tenant_id: str, goal_id: UUID, owner_id: str, cadence: str, first_day: date, tracked_from: date
+        self,
+        tenant_id: str,
+        goal_id: UUID,
+        owner_id: str,
+        cadence: str,
+        first_day: date,
+        tracked_from: date,
     ) -> None:
         self.tenant_id = tenant_id
         self.goal_id = goal_id
@@ -69,6 +103,7 @@ class CheckInSchedule(Aggregate):
         self.check_ins: list[date] = []
         self.checkin_ids: list[UUID] = []
         self.signalled: set[str] = set()
+        self.due_on = self._due()
 
     @property
     def last_check_in_on(self) -> date | None:
@@ -77,26 +112,45 @@ class CheckInSchedule(Aggregate):
     def follow(self, cadence: str, first_day: date, today: date) -> None:
         """Follow the goal's current cadence and start; periods that ended under the old rhythm stay judged."""
         if (cadence, first_day) != (self.cadence, self.first_day):
+            was_due = self.due_on
             self._rebased(cadence=cadence, first_day=first_day, tracked_from=today)
+            self._announce_due(was_due)
 
     def record_check_in(self, checkin_id: UUID, held_on: date) -> None:
         """Count a check-in held on ``held_on``."""
+        was_due = self.due_on
         self._checked_in(checkin_id=checkin_id, held_on=held_on)
+        self._announce_due(was_due)
 
-    def next_due(self, today: date) -> date:
-        """The last day by which the current period needs a check-in."""
-        index = max(0, period_of(self.cadence, self.first_day, today))
-        return period_start(self.cadence, self.first_day, index + 1) - timedelta(days=1)
+    def _announce_due(self, was_due: date | None) -> None:
+        if self.due_on != was_due:
+            self._scheduled(
+                tenant_id=self.tenant_id,
+                goal_id=self.goal_id,
+                owner_id=self.owner_id,
+                cadence=self.cadence,
+                first_day=self.first_day,
+                due_on=self.due_on,
+                last_check_in_on=self.last_check_in_on,
+            )
+
+    def is_overdue(self, today: date) -> bool:
+        """Whether the day the next check-in was due by has passed."""
+        return self.due_on < today
+
+    def _due(self) -> date:
+        return due_on(self.cadence, self.first_day, self.tracked_from, self.check_ins)
 
     def missed_periods(self, today: date, until: date) -> list[tuple[date, date]]:
         """Periods that ended before ``today`` (and started by ``until``) with no check-in, not yet signalled."""
         cadence = self.cadence
         missed: list[tuple[date, date]] = []
         held = {period_of(cadence, self.first_day, day) for day in self.check_ins}
-        index = 0
+        # Periods that ended before tracking began are never judged, so the walk starts at tracking.
+        index = max(0, period_of(cadence, self.first_day, self.tracked_from))
         while True:
             start = period_start(cadence, self.first_day, index)
-            end = period_start(cadence, self.first_day, index + 1) - timedelta(days=1)
+            end = period_end(cadence, self.first_day, index)
             if end >= today or start > until:
                 return missed
             tracked = end >= self.tracked_from
@@ -125,11 +179,26 @@ class CheckInSchedule(Aggregate):
         self.cadence = cadence
         self.first_day = first_day
         self.tracked_from = tracked_from
+        self.due_on = self._due()
 
     @event("CheckedIn")
     def _checked_in(self, checkin_id: UUID, held_on: date) -> None:
         self.check_ins.append(held_on)
         self.checkin_ids.append(checkin_id)
+        self.due_on = self._due()
+
+    @event("Scheduled")
+    def _scheduled(
+        self,
+        tenant_id: str,
+        goal_id: UUID,
+        owner_id: str,
+        cadence: str,
+        first_day: date,
+        due_on: date,
+        last_check_in_on: date | None,
+    ) -> None:
+        self.due_on = due_on
 
     @event("Overdue")
     def _overdue(
@@ -144,6 +213,14 @@ class CheckInSchedule(Aggregate):
         occurred_at: datetime,
     ) -> None:
         self.signalled.add(_key(cadence, period_start))
+
+
+def due_on(cadence: str, first_day: date, tracked_from: date, check_ins: list[date]) -> date:
+    """The day the next check-in is due by: the end of the period after the last one checked in, or of the
+    period tracking began in, whichever is later."""
+    tracked = max(0, period_of(cadence, first_day, tracked_from))
+    checked = max((period_of(cadence, first_day, day) + 1 for day in check_ins), default=0)
+    return period_end(cadence, first_day, max(tracked, checked))
 
 
 def _key(cadence: str, start: date) -> str:

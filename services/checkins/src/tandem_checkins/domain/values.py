@@ -103,6 +103,7 @@ class GoalSnapshot:
     is_open: bool
     kpi_unit: str | None = None
     rating_scale_max: Decimal | None = None
+    start_date: date | None = None
 
 
 VALUE_TYPES = (

@@ -112,9 +112,3 @@ VALUE_TYPES = (
     Budget, PlannedDevelopmentGoal,
 )
 
-
-def attainment(baseline: Decimal, target: Decimal, actual: Decimal, direction: str) -> Decimal:
-    """Progress from baseline to target in percent, whichever way the KPI should move; 100 means met."""
-    span = target - baseline if direction == "increase" else baseline - target
-    moved = actual - baseline if direction == "increase" else baseline - actual
-    return (moved / span * 100).quantize(Decimal("0.1")) if span else Decimal(0)
