@@ -966,6 +966,7 @@ def everyone_with_a_card(cursor: Cursor) -> list[tuple[str, str]]:
         " UNION SELECT tenant_id, employee_id FROM rm_kpi_checkins UNION SELECT tenant_id, employee_id FROM rm_reviews"
         " UNION SELECT tenant_id, employee_id FROM rm_development_checkins"
         " UNION SELECT tenant_id, employee_id FROM rm_missed_checkins"
+        " UNION SELECT tenant_id, employee_id FROM rm_checkin_schedules"
         " UNION SELECT tenant_id, performance_owner_id FROM rm_links"
         " UNION SELECT tenant_id, development_owner_id FROM rm_links"
         " UNION SELECT tenant_id, employee_id FROM rm_pending_goal_events"

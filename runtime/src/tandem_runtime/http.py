@@ -293,27 +293,29 @@ class _BodyLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        over = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self._limit:
+                    over = True
                     raise _BodyTooLarge
             return message
 
-        async def noting_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def answering_413_once_over(message: Message) -> None:
+            # Whatever the handler made of the cut-off body (a 400, say), the answer is the 413.
+            if not over:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await self._refuse(send)
 
         try:
-            await self._app(scope, counting_receive, noting_send)
+            await self._app(scope, counting_receive, answering_413_once_over)
         except _BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps({

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from tandem_contracts import goals as contract
 from tandem_contracts.bounds import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
     Amount,
     Day,
     Label,
@@ -55,6 +57,7 @@ IfMatchHeader = Annotated[
     Header(alias="If-Match", max_length=40, description='The version you read (the ETag, e.g. "3"); 409 if the goal moved on.'),
 ]
 GoalIdPath = Annotated[str, Path(description="The goal's id.")]
+EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN, description="The employee's id.")]
 
 
 # --- request bodies -------------------------------------------------------------------------------------
@@ -504,9 +507,12 @@ def goals_router(
         return command_answer(orjson.dumps(view), replayed=executed.replayed)
 
     @router.get("/employees/{employee_id}/work-plan", response_model=WorkPlanView, summary="Development hours of an employee")
-    def work_plan(employee_id: str, tenant_id: str = tenant) -> WorkPlanView:
+    def work_plan(employee_id: EmployeeIdPath, tenant_id: str = tenant) -> WorkPlanView:
         """The development hours per month an employee's open development goals set aside, against the limit."""
-        committed, limit, per_goal = application.work_plan(tenant_id, employee_id)
+        plan = application.work_plan(tenant_id, employee_id)
+        if plan is None:
+            raise RequestRefused(404, f"employee {employee_id} is unknown", field="employee_id", rule="employee_known")
+        committed, limit, per_goal = plan
         return WorkPlanView(
             employee_id=employee_id,
             committed_hours_per_month=committed,

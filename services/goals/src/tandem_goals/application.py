@@ -398,9 +398,12 @@ class GoalsApplication(TandemApplication):
             raise GoalNotFound(str(goal_id))
         return goal
 
-    def work_plan(self, tenant_id: str, employee_id: str) -> tuple[Decimal, Decimal, dict[UUID, Decimal]]:
-        """An employee's committed development hours per month, their limit, and the hours per goal."""
+    def work_plan(self, tenant_id: str, employee_id: str) -> tuple[Decimal, Decimal, dict[UUID, Decimal]] | None:
+        """An employee's committed development hours per month, their limit, and the hours per goal; None for
+        someone neither in the directory nor with a plan."""
         plan = self._work_plan(tenant_id, employee_id)
+        if plan is None and self.directory.employee(tenant_id, employee_id) is None:
+            return None
         commitments = dict(plan.commitments) if plan is not None else {}
         return sum(commitments.values(), Decimal(0)), self.development_hours_limit(tenant_id), commitments
 
