@@ -4,6 +4,8 @@ schemas."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from fastapi.testclient import TestClient
 from tandem_checkins.main import CheckInsSettings
@@ -35,7 +37,7 @@ def refused(answer, field: str, rule: str, status: int = 422) -> None:
 
 
 def goal_with(**changes):
-    body = conversion_goal("e-1")
+    body = copy.deepcopy(conversion_goal("e-1"))
     for path, value in changes.items():
         *parents, name = path.split("__")
         node = body
