@@ -722,3 +722,20 @@ def test_a_departed_employee_gets_no_more_check_ins(desk):
                          departed_on=date(2026, 1, 5))
     )
     assert_refused(desk.check_in("rep-ben", kpi(conversions, "19")), "employee_id", "employee_active")
+
+
+def test_a_goal_the_sweep_cannot_judge_is_skipped_and_named_while_every_other_goal_is_swept(desk):
+    sales = desk.seed(sales_goal())
+    ours = desk.seed(sales_goal("rep-chloe", start=date(9999, 12, 25), due=date(9999, 12, 30)))
+    theirs = desk.seed(sales_goal("rep-zed", start=date(9999, 12, 27), due=date(9999, 12, 31), tenant="globex"))
+    desk.on(date(2026, 1, 9)).recorded("rep-ben", kpi(sales))
+
+    answer = desk.on(date(2026, 1, 26)).http.post("/v1/check-in-schedules:sweep", headers={"X-Tenant-ID": TENANT})
+
+    assert answer.status_code == 200, answer.text
+    swept = answer.json()
+    assert swept["overdue_signalled"] == 2 and len(desk.overdue()) == 2
+    assert swept["skipped"] == [{"goal_id": str(ours.goal_id), "error": "OverflowError"}], "only the caller's tenant's"
+    assert swept["skipped_in_all_tenants"] == 2 and str(theirs.goal_id) not in answer.text
+    metrics = desk.http.get("/metrics").text
+    assert 'tandem_skipped_items_total{error="OverflowError",loop="cadence-sweep"} 2.0' in metrics

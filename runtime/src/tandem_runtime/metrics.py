@@ -37,6 +37,19 @@ class Metrics:
             ["topic", "outcome"],
             **labels,
         )
+        self.dead_lettered = Counter(
+            "tandem_dead_lettered_events",
+            "Events a consumer set aside on the dead-letter topic instead of applying them, by consumer and reason"
+            " (undecodable, malformed, unapplicable).",
+            ["consumer", "reason"],
+            **labels,
+        )
+        self.skipped_items = Counter(
+            "tandem_skipped_items",
+            "Items a loop over many (goals, tenants) skipped because they failed alone, by loop and error kind.",
+            ["loop", "error"],
+            **labels,
+        )
         self.projection_batch_seconds = Histogram(
             "tandem_projection_batch_seconds",
             "Time to apply one batch in one transaction.",

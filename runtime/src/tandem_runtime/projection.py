@@ -5,7 +5,12 @@ together with the Kafka position of every partition it touched and the latest ve
 aggregate stream it saw. That position, not Kafka's committed offset, is the truth: on assignment
 the consumer seeks to it, so a crash between the transaction and the Kafka commit only replays
 messages, and replays are skipped. Duplicates from the outbox relay (same event, new offset) are
-skipped by stream version. Undecodable messages go to the dead-letter topic with the error in headers.
+skipped by stream version.
+
+No event stops a consumer: one that cannot be decoded, or whose batch fails for any reason but a passing
+outage (``retry.is_transient``), is found by applying the batch again one event per transaction, and set
+aside on the dead-letter topic with its error in the headers (``DeadLetters``), while the rest of the batch
+is applied and tracked. A batch with nothing wrong stays one transaction.
 """
 
 from __future__ import annotations
@@ -19,14 +24,14 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from tandem_contracts.base import IntegrationEvent
-from tandem_contracts.envelope import Envelope, Headline, UndecodableMessage, decode
+from tandem_contracts.envelope import Envelope, Headline, decode
 from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.metrics import Metrics
-from tandem_runtime.retry import TRANSIENT_DATABASE_ERRORS, Backoff
+from tandem_runtime.retry import Backoff, is_transient
 from tandem_runtime.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
@@ -51,7 +56,8 @@ class ReadModel(Protocol):
     name: str
     topics: tuple[str, ...]
     # Optional: ``tracks_streams = False`` (see ProjectionStore), ``decode`` (headers, value) → (Envelope, event), defaulting to the validating contracts decoder,
-    # and ``malformed``, the errors ``apply`` raises on data the fast decoder let through. A read model may
+    # and ``malformed``, the errors ``apply`` raises on data the fast decoder let through (any error isolates its
+    # event; these are counted as malformed rather than unapplicable). A read model may
     # also offer ``gather()``, a fresh collector of rows with ``add(event_type, event)``, and
     # ``apply_gathered(cursor, gathered)``: a replay then keeps a batch's rows instead of its decoded events.
 
@@ -148,14 +154,30 @@ class ProjectionStore:
              if offset > stored.get((topic, partition), -1)],
         )
 
-    def apply_each(
-        self,
-        deliveries: Sequence[Delivery],
-        consumed: dict[tuple[str, int], int],
-        malformed: tuple[type[Exception], ...],
+    def apply_isolating(
+        self, deliveries: Sequence[Delivery], consumed: dict[tuple[str, int], int]
     ) -> tuple[int, int, list[tuple[Delivery, Exception]]]:
-        """Apply ``deliveries`` one transaction each, setting aside those the read model rejects as
-        ``malformed``, then track ``consumed``: the slow path for a batch that holds poison.
+        """``apply_batch``, and if the batch fails for any reason but a passing outage, ``apply_each``: whatever
+        an event does to the read model, only that event is left out.
+
+        Returns (applied, duplicates, rejected with their errors). A transient error propagates, nothing of
+        the batch tracked, for the caller to retry it whole.
+        """
+        try:
+            applied, duplicates = self.apply_batch(deliveries, consumed)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            log.warning("projection %s: a batch of %d failed, applying it event by event: %r",
+                        self.read_model.name, len(deliveries), error)
+            return self.apply_each(deliveries, consumed)
+        return applied, duplicates, []
+
+    def apply_each(
+        self, deliveries: Sequence[Delivery], consumed: dict[tuple[str, int], int]
+    ) -> tuple[int, int, list[tuple[Delivery, Exception]]]:
+        """Apply ``deliveries`` one transaction each, setting aside those that fail for any reason but a passing
+        outage, then track ``consumed``: the slow path for a batch that holds poison.
 
         Returns (applied, duplicates, rejected with their errors).
         """
@@ -164,7 +186,9 @@ class ProjectionStore:
         for delivery in deliveries:
             try:
                 new, again = self.apply_batch([delivery], {})
-            except malformed as error:
+            except Exception as error:
+                if is_transient(error):
+                    raise
                 rejected.append((delivery, error))
             else:
                 applied, duplicates = applied + new, duplicates + again
@@ -231,6 +255,43 @@ class ProjectionStore:
         return found
 
 
+UNDECODABLE, MALFORMED, UNAPPLICABLE = "undecodable", "malformed", "unapplicable"  # why an event was set aside
+
+
+class DeadLetters:
+    """Sets a consumer's poison aside on the dead-letter topic, with its error and origin in the headers, and
+    counts it on ``/metrics`` (``tandem_dead_lettered_events`` by consumer and reason): one way for every consumer."""
+
+    def __init__(self, producer: AIOKafkaProducer, consumer: str, metrics: Metrics | None = None) -> None:
+        self._producer = producer
+        self.consumer = consumer
+        self._metrics = metrics
+
+    async def send(self, message: ConsumerRecord, error: BaseException, reason: str) -> None:
+        """Publish ``message`` as it came, plus ``dlq_*`` headers naming the error, and wait for the broker's ack."""
+        log.error(
+            "consumer %s: dead-lettering %s[%d]@%d (%s): %r",
+            self.consumer, message.topic, message.partition, message.offset, reason, error,
+        )
+        headers = [
+            *(message.headers or ()),
+            ("dlq_error", str(error)[:2000].encode()),
+            ("dlq_error_type", type(error).__name__.encode()),
+            ("dlq_reason", reason.encode()),
+            ("dlq_original_topic", message.topic.encode()),
+            ("dlq_original_partition", str(message.partition).encode()),
+            ("dlq_original_offset", str(message.offset).encode()),
+            ("dlq_consumer", self.consumer.encode()),
+        ]
+        try:
+            await (await self._producer.send(DEAD_LETTER, value=message.value, key=message.key, headers=headers))
+        except MessageSizeTooLargeError:  # the headers tipped it over the limit: the origin still finds it
+            headers.append(("dlq_value_dropped", b"true"))
+            await (await self._producer.send(DEAD_LETTER, value=None, key=message.key, headers=headers))
+        if self._metrics:
+            self._metrics.dead_lettered.labels(self.consumer, reason).inc()
+
+
 class _SeekToTrackedPositions(ConsumerRebalanceListener):
     """On assignment, continue after the position stored with the read model, or from the start."""
 
@@ -277,7 +338,7 @@ class ProjectionRunner:
         self.assigned: set[TopicPartition] = set()
         self.batches = 0
         self._metrics = metrics
-        self._dead_letters: AIOKafkaProducer | None = None
+        self._dead_letters: DeadLetters | None = None
         self._bootstrap_servers = bootstrap_servers
         self._group_id = group_id or f"tandem.projections.{store.read_model.name}"
         self._batch_size = batch_size
@@ -303,7 +364,7 @@ class ProjectionRunner:
 
         ``dead_letter_producer`` is a started producer for the dead-letter topic.
         """
-        self._dead_letters = dead_letter_producer
+        self._dead_letters = DeadLetters(dead_letter_producer, self.store.read_model.name, metrics=self._metrics)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap_servers,
             group_id=self._group_id,
@@ -341,7 +402,9 @@ class ProjectionRunner:
             while records:
                 try:
                     await self.process(records)
-                except (KafkaError, *TRANSIENT_DATABASE_ERRORS) as error:
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
                     # Nothing of the batch is tracked yet, so applying it again is safe.
                     log.warning("projection %s: batch failed, retrying: %s", self.store.read_model.name, error)
                     await asyncio.sleep(backoff.next())
@@ -350,7 +413,8 @@ class ProjectionRunner:
                     break
 
     async def process(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> BatchOutcome:
-        """Decode, dead-letter the undecodable, apply the rest in one transaction, then commit offsets."""
+        """Decode, dead-letter the undecodable, apply the rest in one transaction (or, if that fails, one
+        transaction per event, dead-lettering those that fail), then commit offsets."""
         started = time.perf_counter()
         outcome = BatchOutcome()
         deliveries: list[Delivery] = []
@@ -360,23 +424,28 @@ class ProjectionRunner:
             for message in messages:
                 try:
                     envelope, event = self._decode(message.headers, message.value)
-                except UndecodableMessage as error:
-                    await self._dead_letter(message, error)
+                except Exception as error:  # a decoder's bug on odd input is the message's poison all the same
+                    await self._dead_letters.send(message, error, UNDECODABLE)
                     outcome.dead_lettered += 1
                 else:
                     delivery = Delivery(tp.topic, tp.partition, message.offset, envelope, event)
                     deliveries.append(delivery)
                     sources[id(delivery)] = message
             consumed[(tp.topic, tp.partition)] = messages[-1].offset
-        try:
-            outcome.applied, outcome.duplicates = await self.thread.run(self.store.apply_batch, deliveries, consumed)
-        except self._malformed as error:
-            log.warning("projection %s: a batch holds malformed data, isolating it: %s", self.store.read_model.name, error)
-            await self._apply_isolating_poison(deliveries, sources, consumed, outcome)
+        outcome.applied, outcome.duplicates, rejected = await self.thread.run(
+            self.store.apply_isolating, deliveries, consumed
+        )
+        for delivery, error in rejected:
+            await self._dead_letters.send(sources[id(delivery)], error,
+                                          MALFORMED if isinstance(error, self._malformed) else UNAPPLICABLE)
+            outcome.dead_lettered += 1
         self._commit_beside({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         self.batches += 1
         if self._on_batch is not None:
-            self._on_batch(deliveries)
+            try:
+                self._on_batch(deliveries)
+            except Exception:  # the batch is applied and tracked: a listener's failure must not replay it
+                log.exception("projection %s: a batch listener failed", self.store.read_model.name)
         if self._metrics:
             self._record_metrics(records, outcome, time.perf_counter() - started)
         return outcome
@@ -396,52 +465,6 @@ class ProjectionRunner:
             except KafkaError as error:
                 # The read model's tracked positions are the truth; Kafka's committed offsets only show lag.
                 log.info("projection %s: offset commit skipped: %s", self.store.read_model.name, error)
-
-    async def _apply_isolating_poison(
-        self,
-        deliveries: list[Delivery],
-        sources: dict[int, ConsumerRecord],
-        consumed: dict[tuple[str, int], int],
-        outcome: BatchOutcome,
-    ) -> None:
-        """Dead-letter what fails the validating decoder, then whatever the read model still cannot apply alone."""
-        valid: list[Delivery] = []
-        for delivery in deliveries:
-            message = sources[id(delivery)]
-            try:
-                decode(message.headers, message.value)
-            except UndecodableMessage as error:
-                await self._dead_letter(message, error)
-                outcome.dead_lettered += 1
-            else:
-                valid.append(delivery)
-        try:
-            outcome.applied, outcome.duplicates = await self.thread.run(self.store.apply_batch, valid, consumed)
-            return
-        except self._malformed:
-            pass
-        outcome.applied, outcome.duplicates, rejected = await self.thread.run(
-            self.store.apply_each, valid, consumed, self._malformed
-        )
-        for delivery, error in rejected:
-            await self._dead_letter(sources[id(delivery)], error)
-            outcome.dead_lettered += 1
-
-    async def _dead_letter(self, message: ConsumerRecord, error: Exception) -> None:
-        log.error(
-            "projection %s: dead-lettering %s[%d]@%d: %s",
-            self.store.read_model.name, message.topic, message.partition, message.offset, error,
-        )
-        headers = [
-            *(message.headers or ()),
-            ("dlq_error", str(error)[:2000].encode()),
-            ("dlq_original_topic", message.topic.encode()),
-            ("dlq_original_partition", str(message.partition).encode()),
-            ("dlq_original_offset", str(message.offset).encode()),
-            ("dlq_consumer", self.store.read_model.name.encode()),
-        ]
-        delivery = await self._dead_letters.send(DEAD_LETTER, value=message.value, key=message.key, headers=headers)
-        await delivery
 
     def _record_metrics(self, records: dict[TopicPartition, list[ConsumerRecord]], outcome: BatchOutcome, seconds: float) -> None:
         metrics = self._metrics

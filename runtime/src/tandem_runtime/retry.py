@@ -1,12 +1,22 @@
-"""Retry pacing shared by the background loops."""
+"""Retry pacing shared by the background loops, and which errors are worth a retry at all."""
 
 from __future__ import annotations
 
 import psycopg
+import psycopg.errors
 import sqlite3
+from aiokafka.errors import KafkaError
 
 # Database errors that pass: a lost connection, a timeout, a locked file. Anything else is a bug.
 TRANSIENT_DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` comes from an outage that passes (the broker or the database), so the work is retried
+    whole; any other error is the work's own and retrying it would fail the same way."""
+    # PostgreSQL files a value too large for an index under its operational errors; it never passes.
+    return isinstance(error, (KafkaError, *TRANSIENT_DATABASE_ERRORS)) and not isinstance(
+        error, psycopg.errors.ProgramLimitExceeded)
 
 
 class Backoff:

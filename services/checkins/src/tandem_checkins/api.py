@@ -110,8 +110,17 @@ class ScheduleView(BaseModel):
     overdue_periods_signalled: int
 
 
+class SkippedGoalView(BaseModel):
+    """A goal the sweep left out because judging it failed; the others were swept."""
+
+    goal_id: UUID
+    error: str = Field(description="The kind of error, e.g. OverflowError.")
+
+
 class SweepView(BaseModel):
     overdue_signalled: int
+    skipped: list[SkippedGoalView] = Field(description="The caller's tenant's goals the sweep skipped.")
+    skipped_in_all_tenants: int = Field(description="How many goals the sweep skipped, in every tenant.")
 
 
 def check_in_view(check_in: domain.CheckIn) -> CheckInView:
@@ -208,9 +217,15 @@ def checkins_router(
         return ScheduleView(**view.__dict__)
 
     @router.post("/check-in-schedules:sweep", response_model=SweepView, summary="Signal overdue check-ins now")
-    def sweep() -> SweepView:
-        """Signal every missed period now (it also runs on its own every few minutes); each period once."""
-        return SweepView(overdue_signalled=application.signal_overdue_check_ins())
+    def sweep(tenant_id: str = tenant) -> SweepView:
+        """Signal every missed period now (it also runs on its own every few minutes); each period once. A goal
+        that cannot be judged is skipped and named; the others are swept all the same."""
+        outcome = application.signal_overdue_check_ins()
+        return SweepView(
+            overdue_signalled=outcome.overdue_signalled,
+            skipped=[SkippedGoalView(goal_id=s.goal_id, error=s.error) for s in outcome.skipped if s.tenant_id == tenant_id],
+            skipped_in_all_tenants=len(outcome.skipped),
+        )
 
     return router
 

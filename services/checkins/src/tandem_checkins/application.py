@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -10,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from tandem_checkins.domain import (
     VALUE_TYPES,
@@ -28,6 +29,10 @@ from tandem_runtime.eventstore import CommandContext, Executed, TandemApplicatio
 from tandem_runtime.goals_replica import GoalFacts, GoalsReplica
 from tandem_runtime.idempotency import RequestKey
 from tandem_runtime.ids import random_uuid
+from tandem_runtime.metrics import Metrics
+from tandem_runtime.retry import is_transient
+
+log = logging.getLogger(__name__)
 
 _SWEEP_SAVE_BATCH = 200
 
@@ -47,6 +52,28 @@ class RecordCheckIn:
     entries: tuple[Entry, ...]
     recorded_by: str
     checkin_id: UUID = field(default_factory=random_uuid)
+
+
+@dataclass(frozen=True)
+class SkippedGoal:
+    """A goal the cadence sweep could not judge, and the kind of error it met."""
+
+    tenant_id: str
+    goal_id: UUID
+    error: str
+
+
+@dataclass
+class SweepOutcome:
+    """What one cadence sweep did: periods signalled, and goals skipped because they failed alone."""
+
+    overdue_signalled: int = 0
+    skipped: list[SkippedGoal] = field(default_factory=list)
+
+
+def _passing(error: Exception) -> bool:
+    """An outage of the store, which would fail every goal alike: the sweep stops and runs again later."""
+    return isinstance(error, (OperationalError, OSError)) or is_transient(error)
 
 
 @dataclass(frozen=True)
@@ -87,11 +114,13 @@ class CheckInsApplication(TandemApplication):
         goals: GoalsReplica,
         directory: Directory,
         clock: Clock | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(database_url)
         self.goals = goals
         self.directory = directory
         self.clock = clock or Clock()
+        self._metrics = metrics
 
     def record_check_in(
         self, command: RecordCheckIn, context: CommandContext, request_key: RequestKey | None = None
@@ -138,46 +167,75 @@ class CheckInsApplication(TandemApplication):
 
         return self.execute(decide, context=context, request_key=request_key)
 
-    def signal_overdue_check_ins(self) -> int:
-        """Signal every active goal's newly missed periods, once each; return how many were signalled.
+    def signal_overdue_check_ins(self) -> SweepOutcome:
+        """Signal every active goal's newly missed periods, once each; say how many were signalled, and which
+        goals were skipped because judging or saving them failed (each logged and counted; the rest go on).
 
-        Schedules are saved in batches. If a check-in changed one of them meanwhile, the batch is judged
-        again goal by goal from fresh state, and a goal that still clashes is left for the next sweep.
+        Schedules are saved in batches. If a check-in changed one of them meanwhile, or one of them cannot be
+        saved, the batch is judged again goal by goal from fresh state; a goal that still clashes is left for
+        the next sweep.
         """
         now = self.clock.now()
+        outcome = SweepOutcome()
         batch: list[GoalFacts] = []
-        signalled = 0
         for facts in self.goals.active_goals():
             batch.append(facts)
             if len(batch) >= _SWEEP_SAVE_BATCH:
-                signalled += self._sweep(batch, now)
+                outcome.overdue_signalled += self._sweep(batch, now, outcome)
                 batch = []
-        return signalled + (self._sweep(batch, now) if batch else 0)
+        if batch:
+            outcome.overdue_signalled += self._sweep(batch, now, outcome)
+        return outcome
 
-    def follow_goals(self, goals: Iterable[tuple[str, UUID]]) -> int:
+    def follow_goals(self, goals: Iterable[tuple[str, UUID]]) -> SweepOutcome:
         """Start or rebase the schedules of ``goals`` (tenant, goal id) that changed on the goals topic, so their
-        due dates are published at once rather than at the next sweep; return how many periods were signalled."""
+        due dates are published at once rather than at the next sweep; a goal that fails is skipped, as there."""
         now = self.clock.now()
-        found = [facts for tenant_id, goal_id in goals if (facts := self.goals.goal(tenant_id, goal_id)) and facts.status == "active"]
-        return self._sweep(found, now) if found else 0
+        outcome = SweepOutcome()
+        found = [facts for tenant_id, goal_id in goals
+                 if (facts := self.goals.goal(tenant_id, goal_id)) and facts.status == "active"]
+        if found:
+            outcome.overdue_signalled += self._sweep(found, now, outcome)
+        return outcome
 
-    def _sweep(self, batch: list[GoalFacts], now: datetime) -> int:
+    def _sweep(self, batch: list[GoalFacts], now: datetime, outcome: SweepOutcome) -> int:
         context = CommandContext.issued_by("cadence-sweep")
-        judged = [self._judge(facts, now) for facts in batch]
-        changed = [(schedule, count) for schedule, count in judged if schedule.pending_events]
+        judged: list[tuple[GoalFacts, CheckInSchedule, int]] = []
+        for facts in batch:
+            try:
+                judged.append((facts, *self._judge(facts, now)))
+            except Exception as error:
+                self._skip(facts, error, outcome)
+        changed = [(schedule, count) for _, schedule, count in judged if schedule.pending_events]
         try:
             self.save(*(schedule for schedule, _ in changed), context=context)
             return sum(count for _, count in changed)
         except IntegrityError:
-            signalled = 0
-            for facts in batch:
+            pass  # a check-in moved a schedule meanwhile
+        except Exception as error:
+            if _passing(error):
+                raise
+        signalled = 0
+        for facts, _, _ in judged:
+            try:
                 schedule, count = self._judge(facts, now)
-                try:
-                    self.save(schedule, context=context)
-                    signalled += count
-                except IntegrityError:
-                    continue
-            return signalled
+                self.save(schedule, context=context)
+                signalled += count
+            except IntegrityError:
+                continue
+            except Exception as error:
+                self._skip(facts, error, outcome)
+        return signalled
+
+    def _skip(self, facts: GoalFacts, error: Exception, outcome: SweepOutcome) -> None:
+        """Leave one goal out of the sweep, unless the error is an outage that would fail every goal."""
+        if _passing(error):
+            raise error
+        kind = type(error).__name__
+        log.error("cadence sweep: skipped goal %s of tenant %s: %r", facts.goal_id, facts.tenant_id, error)
+        outcome.skipped.append(SkippedGoal(facts.tenant_id, facts.goal_id, kind))
+        if self._metrics:
+            self._metrics.skipped_items.labels("cadence-sweep", kind).inc()
 
     def _judge(self, facts: GoalFacts, now: datetime) -> tuple[CheckInSchedule, int]:
         schedule = self._schedule(facts, now.date())

@@ -72,8 +72,8 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
     replica_database = SQLDatabase.connect(settings.replica_url())
     goals = GoalsReplica(replica_database)
     directory = Directory(replica_database)
-    application = CheckInsApplication(settings.database_url, goals, directory, clock=clock)
     metrics = Metrics("checkins")
+    application = CheckInsApplication(settings.database_url, goals, directory, clock=clock, metrics=metrics)
     relay = OutboxRelay(
         name="checkins",
         application=application,
@@ -111,11 +111,12 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         while True:
             await asyncio.sleep(settings.sweep_interval_seconds)
             try:
-                signalled = await run_to_completion(application.signal_overdue_check_ins)
+                outcome = await run_to_completion(application.signal_overdue_check_ins)
             except (PersistenceError, OSError) as error:
                 log.warning("cadence sweep failed, next one in %ss: %s", settings.sweep_interval_seconds, error)
             else:
-                log.info("cadence sweep signalled %d overdue check-ins", signalled)
+                log.info("cadence sweep signalled %d overdue check-ins, skipped %d goals",
+                         outcome.overdue_signalled, len(outcome.skipped))
 
     async def follow_goals_forever() -> None:
         while True:

@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import PersistenceError
 
 from tandem_goals.domain import (
     VALUE_TYPES,
@@ -40,6 +41,7 @@ from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext, ConcurrentChange, Executed, TandemApplication
 from tandem_runtime.idempotency import RequestKey
 from tandem_runtime.ids import random_uuid
+from tandem_runtime.retry import is_transient
 
 MAX_CASCADE = 10_000
 # A planned goal's id is uuid5(PLANNED_GOAL_NAMESPACE, "<review_id>:<index in the plan>").
@@ -324,6 +326,11 @@ class GoalsApplication(TandemApplication):
                 created += 1
             except (GoalRuleBroken, ConcurrentChange) as error:
                 refused.append(f"{planned.title}: {error}")
+            except Exception as error:
+                if isinstance(error, PersistenceError) or is_transient(error):
+                    raise  # an outage: the whole review is applied again
+                # One planned goal that cannot be set (say, dates past the calendar) leaves the others be.
+                refused.append(f"{planned.title}: cannot be set ({type(error).__name__}: {error})")
         return created, refused
 
     def _withdraw_drafts_of(self, tenant_id: str, corrected: UUID, correction: UUID, context: CommandContext) -> None:

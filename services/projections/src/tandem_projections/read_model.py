@@ -27,6 +27,7 @@ from tandem_projections.cards import TREND_POINTS, Facts, build_card, index_link
 from tandem_projections.facts import Employee, MalformedEvent
 from tandem_runtime.database import Cursor, SQLDatabase, insert_rows
 from tandem_runtime.projection import Delivery
+from tandem_runtime.retry import is_transient
 
 COUNTERS = (
     "performance_goals", "supported_performance_goals", "development_goals", "aligned_development_goals",
@@ -235,14 +236,70 @@ def _chunks_by_tenant(employees: Iterable[Employee], size: int) -> Iterator[tupl
         for start in range(0, len(ids), size):
             yield tenant, ids[start : start + size]
 
-def refresh_all_cards(cursor: Cursor, everyone: list[Employee], progress: Any = None) -> int:
-    """Recompute the cards of ``everyone`` in this transaction, reporting progress as it goes."""
+def refresh_all_cards(cursor: Cursor, everyone: list[Employee], progress: Any = None,
+                      unbuildable: dict[Employee, str] | None = None) -> int:
+    """Recompute the cards of ``everyone`` in this transaction, reporting progress as it goes.
+
+    Given ``unbuildable``, a card whose facts cannot be made into one is left out and named there with its
+    error, instead of failing them all (a rebuild's, whose facts include what live processing dead-lettered).
+    """
     written = 0
-    for start in range(0, len(everyone), _CARD_BATCH * 4):
-        written += refresh_cards(cursor, everyone[start : start + _CARD_BATCH * 4])
+    for tenant, ids in _chunks_by_tenant(everyone, _CARD_BATCH):
+        rows = card_rows(cursor, tenant, ids) if unbuildable is None else _rows_of_buildable_cards(
+            cursor, tenant, ids, unbuildable)
+        written += write_card_rows(cursor, rows)
         if progress:
             progress(written, len(everyone))
     return written
+
+
+def _rows_of_buildable_cards(cursor: Cursor, tenant: str, employee_ids: list[str],
+                             unbuildable: dict[Employee, str]) -> CardRows:
+    """``card_rows``, or if that fails, the cards of ``employee_ids`` one at a time, naming those that fail in
+    ``unbuildable``: the batch pays nothing when every card builds."""
+    try:
+        return card_rows(cursor, tenant, employee_ids)
+    except Exception as error:
+        if is_transient(error):
+            raise
+    rows = CardRows()
+    for employee_id in employee_ids:
+        try:
+            alone = card_rows(cursor, tenant, [employee_id])
+        except Exception as error:
+            if is_transient(error):
+                raise
+            unbuildable[(tenant, employee_id)] = repr(error)
+            continue
+        rows.cards += alone.cards
+        rows.documents += alone.documents
+        rows.figures += alone.figures
+    return rows
+
+
+# Every fact table, and the column naming the employee whose events (keyed ``tenant:employee``) wrote its rows.
+_FACTS_BY_EMPLOYEE = (
+    ("rm_people", "employee_id"), ("rm_goals", "employee_id"), ("rm_links", "development_owner_id"),
+    ("rm_kpi_checkins", "employee_id"), ("rm_development_checkins", "employee_id"),
+    ("rm_missed_checkins", "employee_id"), ("rm_reviews", "employee_id"), ("rm_pending_goal_events", "employee_id"),
+)
+
+
+def forget_facts_of(cursor: Cursor, employees: set[Employee]) -> set[Employee]:
+    """Delete every fact the events of ``employees`` stored, so that their events can be applied afresh; return
+    the owners at the other end of their links, whose cards show some of those facts."""
+    others: set[Employee] = set()
+    for tenant, ids in _chunks_by_tenant(employees, stored.CHUNK):
+        marks = ",".join("?" * len(ids))
+        cursor.execute(
+            f"SELECT development_owner_id, performance_owner_id FROM rm_links WHERE tenant_id = ? AND"
+            f" (development_owner_id IN ({marks}) OR performance_owner_id IN ({marks}))",
+            (tenant, *ids, *ids),
+        )
+        others.update((tenant, owner) for pair in cursor.fetchall() for owner in pair)
+        for table, column in _FACTS_BY_EMPLOYEE:
+            cursor.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND {column} IN ({marks})", (tenant, *ids))
+    return others - employees
 
 
 @dataclass
@@ -392,14 +449,18 @@ def _write_cards(cursor: Cursor, tenant: str, employee_ids: list[str]) -> int:
     return write_card_rows(cursor, card_rows(cursor, tenant, employee_ids))
 
 
-def cards_in_parallel(database_url: str, employees: list[Employee], pool: Executor, progress: Any = None) -> int:
+def cards_in_parallel(database_url: str, employees: list[Employee], pool: Executor, progress: Any = None,
+                      unbuildable: dict[Employee, str] | None = None) -> int:
     """Compute and write every card of ``employees`` in ``pool``'s processes (a rebuild's, whose replay has
     already started them) on the store at ``database_url``: a rebuild's last step. Each chunk of cards is its
-    own transaction; the store is not in use until the rebuild is done."""
+    own transaction; the store is not in use until the rebuild is done. Cards that cannot be built are left
+    out and named in ``unbuildable`` (see ``refresh_all_cards``)."""
     chunks = [(database_url, tenant, ids) for tenant, ids in _chunks_by_tenant(employees, _CARD_BATCH)]
     written = 0
-    for count in pool.map(_write_chunk_of_cards, chunks):
+    for count, failed in pool.map(_write_chunk_of_cards, chunks):
         written += count
+        if unbuildable is not None:
+            unbuildable.update(failed)
         if progress:
             progress(written, len(employees))
     return written
@@ -408,15 +469,16 @@ def cards_in_parallel(database_url: str, employees: list[Employee], pool: Execut
 _stores: dict[str, SQLDatabase] = {}  # in a worker process: connections per store, for the process's lifetime
 
 
-def _write_chunk_of_cards(chunk: tuple[str, str, list[str]]) -> int:
+def _write_chunk_of_cards(chunk: tuple[str, str, list[str]]) -> tuple[int, dict[Employee, str]]:
     database_url, tenant, employee_ids = chunk
     if database_url not in _stores:
         _stores[database_url] = SQLDatabase.connect(database_url, pool_size=1, durable=False)
     database = _stores[database_url]
+    unbuildable: dict[Employee, str] = {}
     with database.reading() as cursor:
-        rows = card_rows(cursor, tenant, employee_ids)
+        rows = _rows_of_buildable_cards(cursor, tenant, employee_ids, unbuildable)
     with database.transaction() as cursor:  # holds the store's write lock only to write
-        return write_card_rows(cursor, rows, first=True)  # each employee's card is written once, in one chunk
+        return write_card_rows(cursor, rows, first=True), unbuildable  # each card is written once, in one chunk
 
 
 _KPI_FIELDS = "goal_id, checkin_id, held_on, kpi_value, unit, status, roadblocks, resources_needed"

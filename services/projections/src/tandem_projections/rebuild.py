@@ -23,18 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.partitioner import murmur2
 
-from tandem_contracts.envelope import UndecodableMessage
 from tandem_projections.facts import Employee
 from tandem_projections.read_model import (
     DashboardsReadModel,
     cards_in_parallel,
+    forget_facts_of,
     refill_department_rollups,
     refresh_all_cards,
+    refresh_cards,
 )
 from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import DatabaseURL, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
+from tandem_runtime.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +145,11 @@ async def replay(
 
     ``share`` (index, count) takes only the partitions whose number is ``index`` modulo ``count``: an
     employee's events share a partition number on every topic, so shares hold disjoint employees.
-    Returns (events applied, messages skipped as undecodable or already applied).
+    Returns (events applied, messages skipped as undecodable, unapplicable or already applied). What live
+    processing dead-lettered is skipped here the same way: a batch that fails is applied an event at a time.
     """
     read_model = store.read_model
     decode = getattr(read_model, "decode")
-    malformed: tuple[type[Exception], ...] = getattr(read_model, "malformed", ())
     gather = getattr(read_model, "gather", None)
     # Inside the running service (a rebuild's catch-up), the batches must not queue behind its queries.
     thread = OwnThread(f"replay-{read_model.name}")
@@ -191,8 +194,10 @@ async def replay(
             if gather is not None:
                 try:
                     return gather_and_apply(fetched)
-                except malformed:
-                    pass  # an event that fails only when applied: found by the slow path below
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    # An event that fails only when applied: found by the slow path below.
             deliveries: list[Delivery] = []
             consumed: dict[tuple[str, int], int] = {}
             undecodable = 0
@@ -201,18 +206,14 @@ async def replay(
                 for message in messages:
                     try:
                         envelope, event = decode(message.headers, message.value)
-                    except UndecodableMessage:
+                    except Exception:
                         undecodable += 1  # live processing dead-lettered it already
                         continue
                     deliveries.append(Delivery(topic, partition, message.offset, envelope, event))
                 consumed[(topic, partition)] = messages[-1].offset
-            try:
-                new, duplicates = store.apply_batch(deliveries, consumed)
-            except malformed:
-                # Live processing dead-lettered the poison; here it is skipped, one message at a time.
-                new, duplicates, rejected = store.apply_each(deliveries, consumed, malformed)
-                undecodable += len(rejected)
-            return new, duplicates + undecodable
+            # Live processing dead-lettered the poison; here it is skipped, found one message at a time.
+            new, duplicates, rejected = store.apply_isolating(deliveries, consumed)
+            return new, duplicates + undecodable + len(rejected)
 
         def gather_and_apply(fetched: list[tuple[TopicPartition, list[ConsumerRecord]]]) -> tuple[int, int]:
             # Each event becomes the read model's rows as soon as it is decoded, and only the rows wait for the
@@ -225,7 +226,7 @@ async def replay(
                     try:
                         envelope, event = decode(message.headers, message.value)
                         gathered.add(envelope.type, event)
-                    except (UndecodableMessage, *malformed):
+                    except Exception:
                         skipped += 1  # live processing dead-lettered it already
             store.apply_gathered(
                 gathered, {(tp.topic, tp.partition): (messages[0].offset, messages[-1].offset) for tp, messages in fetched}
@@ -270,6 +271,82 @@ async def replay(
         thread.close()
 
 
+async def reapply_the_live_way(database: SQLDatabase, bootstrap_servers: str, employees: set[Employee]) -> int:
+    """Forget the facts of ``employees`` and apply their events again as live processing does (cards with each
+    batch, a failing batch an event at a time), from their partitions' start up to the positions the store
+    reached; then refresh the cards of the owners at the other end of their links. Returns how many of their
+    events were left out.
+
+    For the employees whose cards a rebuild could not build: their facts, stored before any card, include an
+    event that fails only as its card is built, which live processing dead-lettered.
+    """
+    read_model = DashboardsReadModel()
+    store = ProjectionStore(database, read_model, schema_made=True)
+    reached = await asyncio.to_thread(store.positions)
+    keys = {f"{tenant}:{employee}".encode() for tenant, employee in employees}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
+                                client_id=f"tandem-rebuild-{read_model.name}-again")
+    await consumer.start()
+    try:
+        last: dict[TopicPartition, int] = {}
+        for topic in read_model.topics:
+            numbers = sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+            for key in keys:  # where the services' producers put the key (aiokafka's default partitioner)
+                tp = TopicPartition(topic, numbers[(murmur2(key) & 0x7FFFFFFF) % len(numbers)])
+                if (topic, tp.partition) in reached:
+                    last[tp] = reached[(topic, tp.partition)]
+        starts = await consumer.beginning_offsets(list(last)) if last else {}
+        remaining = {tp: offset for tp, offset in last.items() if starts[tp] <= offset}
+
+        def forget() -> set[Employee]:
+            with database.transaction() as cursor:
+                return forget_facts_of(cursor, employees)
+
+        others = await asyncio.to_thread(forget)
+        left_out = 0
+        if remaining:
+            consumer.assign(list(remaining))
+            await consumer.seek_to_beginning(*remaining)
+        while remaining:
+            records = await consumer.getmany(*remaining, timeout_ms=500, max_records=REBUILD_BATCH)
+            deliveries: list[Delivery] = []
+            for tp, messages in records.items():
+                end = remaining.get(tp)
+                if end is None:
+                    continue
+                for message in messages:
+                    if message.offset > end or message.key not in keys:
+                        continue
+                    try:
+                        envelope, event = read_model.decode(message.headers, message.value)
+                    except Exception:
+                        continue  # live processing dead-lettered it already
+                    deliveries.append(Delivery(tp.topic, tp.partition, message.offset, envelope, event))
+                if messages[-1].offset >= end:
+                    del remaining[tp]
+            if deliveries:
+                _, _, rejected = await asyncio.to_thread(store.apply_isolating, deliveries, {})
+                left_out += len(rejected)
+
+        def refresh_others() -> None:
+            with database.transaction() as cursor:
+                carded = [employee for employee in sorted(others) if _has_card(cursor, employee)]
+                unbuildable: dict[Employee, str] = {}
+                refresh_all_cards(cursor, carded, unbuildable=unbuildable)
+                for (tenant, employee), error in sorted(unbuildable.items()):
+                    log.error("rebuild: the card of %s/%s cannot be built: %s", tenant, employee, error)
+
+        await asyncio.to_thread(refresh_others)
+        return left_out
+    finally:
+        await consumer.stop()
+
+
+def _has_card(cursor: Any, employee: Employee) -> bool:
+    cursor.execute("SELECT 1 FROM rm_cards WHERE tenant_id = ? AND employee_id = ?", employee)
+    return cursor.fetchone() is not None
+
+
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()  # a topic not yet in the client's metadata
     return consumer.partitions_for_topic(topic) or set()
@@ -290,10 +367,12 @@ async def rebuild_store(
     """
     started = time.perf_counter()
     parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
+    unbuildable: dict[Employee, str] = {}  # whose cards fail on facts live processing did not keep
     if parallel:
         ProjectionStore(database, DashboardsReadModel(defer_cards=True))  # the schema, made once
         applied, skipped, cards, replay_seconds = await asyncio.to_thread(
-            _rebuild_in_processes, database, database_url, bootstrap_servers, workers, progress, cards_progress
+            _rebuild_in_processes, database, database_url, bootstrap_servers, workers, progress, cards_progress,
+            unbuildable,
         )
     else:
         read_model = DashboardsReadModel(defer_cards=True)
@@ -305,9 +384,14 @@ async def rebuild_store(
 
         def all_cards() -> int:
             with database.transaction() as cursor:
-                return refresh_all_cards(cursor, everyone, cards_progress)
+                return refresh_all_cards(cursor, everyone, cards_progress, unbuildable)
 
         cards = await asyncio.to_thread(all_cards)
+    if unbuildable:
+        log.warning("rebuild: %d cards fail on their facts, applying their events again the live way: %s",
+                    len(unbuildable), "; ".join(f"{t}/{e}: {error}" for (t, e), error in sorted(unbuildable.items())[:5]))
+        left_out = await reapply_the_live_way(database, bootstrap_servers, set(unbuildable))
+        applied, skipped = applied - left_out, skipped + left_out
 
     def sum_departments() -> None:
         with database.transaction() as cursor:
@@ -330,10 +414,11 @@ def _rebuild_in_processes(
     workers: int,
     progress: Progress | None,
     cards_progress: Progress | None,
+    unbuildable: dict[Employee, str],
 ) -> tuple[int, int, int, float]:
     """Replay in ``workers`` processes, each its share of the partitions, into the store ``database`` (at
-    ``database_url``); then compute every card in the same processes. Returns (applied, skipped, cards,
-    seconds replaying)."""
+    ``database_url``); then compute every card in the same processes, naming those that cannot be built in
+    ``unbuildable``. Returns (applied, skipped, cards, seconds replaying)."""
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")  # no forking of a process that holds threads and sockets
     counters = context.Array("q", 2 * workers, lock=False)
@@ -350,7 +435,7 @@ def _rebuild_in_processes(
         _refresh_statistics(database)
         # The store was empty: everyone the replayed events name is everyone with a fact, so with a card.
         everyone = sorted(set().union(*(named for _, _, named in results)))
-        cards = cards_in_parallel(database_url, everyone, pool, cards_progress)
+        cards = cards_in_parallel(database_url, everyone, pool, cards_progress, unbuildable)
     return sum(result[0] for result in results), sum(result[1] for result in results), cards, replayed - started
 
 
