@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -24,7 +24,7 @@ from tandem_contracts.goals import ActivityTargets, GoalSet, Kpi
 from tandem_projections.rebuild import StoreGenerations, rebuild
 from tandem_runtime.clock import FixedClock
 from tandem_runtime.topics import DEAD_LETTER
-from tests.integration.test_projections_api import CATCH_UP, LIVE, TODAY, projections_service
+from tests.integration.test_projections_api import CATCH_UP, TODAY, projections_service
 from tests.integration.test_projections_rebuild import (
     REBUILD_TIMEOUT,
     TOPICS,
@@ -43,16 +43,16 @@ ON = date(2026, 1, 5)
 
 def goal_of(tenant: str, owner: str, title: str, **changes) -> GoalSet:
     """A valid performance goal, then ``changes`` written over it unvalidated: what any producer can publish."""
-    builder = HistoryBuilder(tenant)
+    builder = HistoryBuilder(tenant, schedules=False)
     builder.performance_goal(owner, title, kpi("conversions", "percent", 20, 23), on=ON)
     goal = builder.events[-1]
     return goal.model_copy(update={"goal_id": uuid.uuid4(), **changes})
 
 
 def the_named_poisons(tenant: str) -> list[IntegrationEvent]:
-    """The three the attacker found."""
+    """The attacker's poisons that still break the dashboards. (A goal due at the end of time broke them while they
+    worked out due dates themselves; the check-ins service publishes those now, and refuses such a goal.)"""
     return [
-        goal_of(tenant, "far-away", "Due at the end of time", start_date=date(9999, 12, 25), due_date=date(9999, 12, 30)),
         goal_of(tenant, "beyond-doubles", "A KPI no double holds", kpi=Kpi.model_construct(
             name="k", unit="u", baseline=Decimal("-1e308"), target=Decimal("1e400"), direction="increase", weight=None)),
         goal_of(tenant, "many-sessions", "Mentoring without end", kind="development", kpi=None, skill="listening",
@@ -62,10 +62,9 @@ def the_named_poisons(tenant: str) -> list[IntegrationEvent]:
 
 
 extreme = st.fixed_dictionaries({
-    "start_date": st.dates(min_value=date(9999, 12, 25)),
     "baseline": st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("1e301")),
     "sessions": st.integers(min_value=2**64, max_value=2**1000),
-    "field": st.sampled_from(["start_date", "baseline", "sessions"]),
+    "field": st.sampled_from(["baseline", "sessions"]),
 })
 
 
@@ -77,9 +76,7 @@ def drawn_poisons(tenant: str, count: int = 6) -> list[IntegrationEvent]:
     @given(extreme)
     def draw(values) -> None:
         owner = f"drawn-{len(found)}"
-        if values["field"] == "start_date":
-            found.append(goal_of(tenant, owner, "drawn", start_date=values["start_date"], due_date=date(9999, 12, 31)))
-        elif values["field"] == "baseline":
+        if values["field"] == "baseline":
             found.append(goal_of(tenant, owner, "drawn", kpi=Kpi.model_construct(
                 name="k", unit="u", baseline=values["baseline"], target=Decimal(1), direction="increase", weight=None)))
         else:

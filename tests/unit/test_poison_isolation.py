@@ -11,10 +11,9 @@ import asyncio
 import dataclasses
 import sqlite3
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from aiokafka.structs import ConsumerRecord, TopicPartition
@@ -155,7 +154,6 @@ async def test_a_passing_outage_is_not_poison_the_batch_is_left_whole_for_a_retr
 
 # --- the dashboards read model, fed poison the contracts let through -----------------------------------------
 
-far_dates = st.dates(min_value=date(9999, 12, 25), max_value=date(9999, 12, 31))  # a week from the calendar's end
 huge_decimals = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False).filter(lambda d: abs(d) > Decimal("1e300")),
     st.sampled_from([Decimal("-1e308"), Decimal("1e400"), Decimal("9e999999"), Decimal("-9E+999999")]),
@@ -166,22 +164,24 @@ huge_integers = st.integers(min_value=2**64, max_value=2**1000)  # read back fro
 @st.composite
 def poisoned_goals(draw: st.DrawFn, builder: HistoryBuilder) -> None:
     """One goal whose data breaks the read model: a date, a decimal or an integer out of every range."""
-    kind = draw(st.sampled_from(["dates", "kpi", "sessions"]))
+    # (Far dates broke the cards while they worked out due dates; the check-ins service publishes those now.)
+    kind = draw(st.sampled_from(["kpi", "sessions"]))
     on = date(2026, 1, 5)
-    if kind == "dates":
-        start = draw(far_dates)
-        builder.performance_goal("victim", "far away", kpi("k", "percent", 1, 2), on=on, start=start, due=date(9999, 12, 31))
-    elif kind == "kpi":
-        extreme = Kpi(name="k", unit="u", baseline=draw(huge_decimals), target=draw(huge_decimals), direction="increase")
-        builder.performance_goal("victim", "huge kpi", extreme, on=on)
+    # Set within bounds, then changed unvalidated: the contracts refuse these values, a topic does not.
+    if kind == "kpi":
+        builder.performance_goal("victim", "huge kpi", kpi("k", "u", 1, 2), on=on)
+        poison = {"kpi": Kpi.model_construct(name="k", unit="u", baseline=draw(huge_decimals),
+                                             target=draw(huge_decimals), direction="increase", weight=None)}
     else:
-        targets = ActivityTargets(mentorship_sessions=draw(huge_integers))
-        builder.development_goal("victim", "many sessions", "listening", on=on, hours_per_month=2, activity_targets=targets)
+        builder.development_goal("victim", "many sessions", "listening", on=on, hours_per_month=2)
+        poison = {"activity_targets": ActivityTargets.model_construct(
+            training_hours=None, certifications=(), mentorship_sessions=draw(huge_integers))}
+    builder.events[-1] = builder.events[-1].model_copy(update=poison)
 
 
 def history_with_poison(data: st.DataObject) -> tuple[list, list]:
     """A bystander's history, with a poisoned goal somewhere among it; returns (with poison, without)."""
-    builder = HistoryBuilder("rnd")
+    builder = HistoryBuilder("rnd", schedules=False)
     builder.employee("victim", "Victim", on=date(2026, 1, 1))
     builder.employee("bystander", "Bystander", on=date(2026, 1, 1))
     builder.performance_goal("bystander", "Grow revenue", kpi("revenue", "EUR", 100, 200), on=date(2026, 1, 2))
