@@ -152,3 +152,18 @@ def test_attainment_is_held_within_a_readable_range_and_is_direction_aware():
     assert attainment_percent(D(5), D(5), D(4), "decrease") == 100
     assert attainment_percent(D(5), D(5), D(4), "increase") == 0
     assert attainment_percent(D(0), D("0.000001"), D("1e12"), "increase") == D("999999.9")
+
+
+@pytest.mark.parametrize("field", ["title", "description", "start_date", "due_date", "cadence", "level", "status"])
+def test_a_revision_cannot_clear_what_every_goal_has(goals, field):
+    goal_id = goals.post("/v1/goals", json=conversion_goal("e-1")).json()["goal_id"]
+    refused(goals.post(f"/v1/goals/{goal_id}/revisions", json={"reason": "r", field: None}), field, "not_clearable")
+    assert goals.get(f"/v1/goals/{goal_id}").status_code == 200
+
+
+@pytest.mark.parametrize("change", [{"kpi": None}, {"kpi": {"target": None}}, {"parent_goal_id": None}, {"skill": None}])
+def test_a_revision_clearing_an_optional_part_never_fails_the_service(goals, change):
+    goal_id = goals.post("/v1/goals", json=conversion_goal("e-1")).json()["goal_id"]
+    answer = goals.post(f"/v1/goals/{goal_id}/revisions", json={"reason": "r", **change})
+    assert answer.status_code in (201, 422), answer.text
+    assert goals.get(f"/v1/goals/{goal_id}").status_code == 200

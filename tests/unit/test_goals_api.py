@@ -102,6 +102,15 @@ def test_a_retried_request_with_the_same_idempotency_key_sets_one_goal(client, s
     assert len(published(service)) == 1
 
 
+def test_a_retry_after_the_goal_moved_on_gets_the_first_answer_not_the_goal_as_it_is_now(client):
+    first = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "retry-late"})
+    goal_id = first.json()["goal_id"]
+    assert client.post(f"/v1/goals/{goal_id}/revisions", json={"reason": "Reset", "title": "Renamed"}).status_code == 201
+    second = client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "retry-late"})
+    assert second.status_code == 200 and second.headers["idempotent-replayed"] == "true"
+    assert (second.json(), second.headers["etag"]) == (first.json(), '"1"')
+
+
 def test_an_idempotency_key_reused_for_a_different_goal_is_422(client):
     client.post("/v1/goals", json=PERFORMANCE, headers={"Idempotency-Key": "reused"})
     response = client.post("/v1/goals", json={**PERFORMANCE, "title": "Another goal"}, headers={"Idempotency-Key": "reused"})

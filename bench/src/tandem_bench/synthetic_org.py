@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 from tandem_bench import vocabulary as words
+from tandem_checkins.domain.schedule import due_on
 from tandem_contracts.checkins import CHECKINS_TOPIC
 from tandem_contracts.directory import DIRECTORY_TOPIC
 from tandem_contracts.envelope import Message, dataschema_for
@@ -685,10 +686,29 @@ class _Year:
             "held_by": held_by, "entries": entries,
         }, actor, self.g.planner.uuid(f"command/{checkin_id}"), version=1)
         for goal in goals:
-            state = schedules.setdefault(goal.goal_id, [0, 0, -1])
+            # check-ins counted, overdue signalled, last check-in day, due dates published, the last one, tracked from
+            state = schedules.setdefault(goal.goal_id, [0, 0, -1, 0, None, day])
             state[0] += 1
             state[2] = day
+            self._scheduled(goal, at, state)
         return entries
+
+    def _scheduled(self, goal: PlannedGoal, at: int, state: list[Any]) -> None:
+        """The schedule publishes the day the next check-in is due by when it moves, by the check-ins service's rule."""
+        base = self.cal.base
+        due = due_on(goal.cadence, base + timedelta(days=goal.start_day), base + timedelta(days=state[5]),
+                     [base + timedelta(days=state[2])])
+        if due == state[4]:
+            return
+        state[3] += 1
+        state[4] = due
+        schedule_id = fast_uuid5(_SCHEDULE_NAMESPACE, f"{self.g.org.tenant_id}:{goal.goal_id}")
+        version = 1 + state[0] + state[1] + state[3]
+        self.add(at, CHECKINS_TOPIC, "tandem.checkin.scheduled.v1", CHECKINS_SOURCE, "check-in-schedules", schedule_id, {
+            "version": version, "actor": "cadence-sweep", "schedule_id": schedule_id, "goal_id": goal.goal_id,
+            "cadence": goal.cadence, "first_day": self.cal.iso(goal.start_day), "due_on": due.isoformat(),
+            "last_check_in_on": self.cal.iso(state[2]),
+        }, "system", schedule_id, version=version)
 
     def _overdue(self, goals: list[PlannedGoal], cadence: str, first: int, last: int, schedules: dict[str, list[int]]) -> None:
         cal = self.cal
@@ -699,8 +719,8 @@ class _Year:
                 continue  # a schedule starts with the first check-in; earlier periods are not judged
             state[1] += 1
             schedule_id = fast_uuid5(_SCHEDULE_NAMESPACE, f"{self.g.org.tenant_id}:{goal.goal_id}")
-            # Started, each check-in and each earlier signal were events of the schedule too.
-            version = 1 + state[0] + state[1]
+            # Started, each check-in, each due date published and each earlier signal were events of the schedule too.
+            version = 1 + state[0] + state[1] + state[3]
             self.add(at, CHECKINS_TOPIC, "tandem.checkin.overdue.v1", CHECKINS_SOURCE, "check-in-schedules", schedule_id, {
                 "version": version, "actor": "cadence-sweep", "schedule_id": schedule_id, "goal_id": goal.goal_id,
                 "cadence": cadence, "period_start": cal.iso(first), "period_end": cal.iso(last),

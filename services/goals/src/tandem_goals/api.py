@@ -11,7 +11,8 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from tandem_contracts import goals as contract
 from tandem_contracts.bounds import (
     ID_MAX_LENGTH,
@@ -99,6 +100,13 @@ class SetGoalRequest(GoalFields):
     set_by: PersonId | None = Field(default=None, description="Defaults to X-Actor-ID, then the owner.")
 
 
+def _present(value: Any) -> Any:
+    """A revised field that every goal (or KPI) has: null would clear what cannot be missing."""
+    if value is None:
+        raise PydanticCustomError("not_clearable", "every goal has this field: send a new value, not null")
+    return value
+
+
 class KpiChange(_Body):
     """The parts of the KPI to change; the rest stays. A new target is kept in the goal's target history."""
 
@@ -108,6 +116,11 @@ class KpiChange(_Body):
     target: Amount | None = None
     direction: contract.KpiDirection | None = None
     weight: Percent | None = None
+
+    @field_validator("name", "unit", "baseline", "target", "direction", mode="before")
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        return _present(value)
 
 
 class ReviseGoalRequest(_Body):
@@ -127,6 +140,11 @@ class ReviseGoalRequest(_Body):
     activity_targets: contract.ActivityTargets | None = None
     behavioural_target: contract.BehaviouralTarget | None = None
     capacity: contract.Capacity | None = None
+
+    @field_validator("title", "description", "start_date", "due_date", "cadence", "level", "status", mode="before")
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        return _present(value)
 
 
 class LinkRequest(_Body):
@@ -348,9 +366,9 @@ def goals_router(
         except StaleVersion as stale:
             raise RequestRefused(409, str(stale), field="If-Match", rule="current_version") from None
 
-    def load(tenant_id: str, goal_id: str) -> domain.Goal:
+    def load(tenant_id: str, goal_id: str, version: int | None = None) -> domain.Goal:
         try:
-            return application.get_goal(tenant_id, UUID(goal_id))
+            return application.get_goal(tenant_id, UUID(goal_id), version)
         except (GoalNotFound, ValueError):
             raise RequestRefused(404, f"goal {goal_id} not found") from None
 
@@ -362,7 +380,8 @@ def goals_router(
 
     def answer(response: Response, executed: Executed, tenant_id: str, status: int = 201) -> Response:
         goal_id = executed.outcome["goal_id"]
-        goal = executed.saved_as(UUID(goal_id), domain.Goal) or load(tenant_id, goal_id)
+        # A replay answers as the first time: the goal as that command left it, not as it stands now.
+        goal = executed.saved_as(UUID(goal_id), domain.Goal) or load(tenant_id, goal_id, executed.outcome.get("version"))
         headers = {**response.headers, "Location": f"/v1/goals/{goal.id}", "ETag": f'"{goal.version}"'}  # and e.g. Link-ID
         return command_answer(goal_view(goal), replayed=executed.replayed, status=status, headers=headers)
 

@@ -398,9 +398,9 @@ class GoalsApplication(TandemApplication):
 
     # --- queries --------------------------------------------------------------------------------------
 
-    def get_goal(self, tenant_id: str, goal_id: UUID) -> Goal:
-        """The goal, or ``GoalNotFound`` if it does not exist in this tenant."""
-        goal = self._find(tenant_id, goal_id)
+    def get_goal(self, tenant_id: str, goal_id: UUID, version: int | None = None) -> Goal:
+        """The goal (as it stood at ``version``, if given), or ``GoalNotFound`` if it does not exist in this tenant."""
+        goal = self._find(tenant_id, goal_id, version)
         if goal is None:
             raise GoalNotFound(str(goal_id))
         return goal
@@ -506,9 +506,9 @@ class GoalsApplication(TandemApplication):
             raise StaleVersion(expected_version, goal.version)
         return goal
 
-    def _find(self, tenant_id: str, goal_id: UUID) -> Goal | None:
+    def _find(self, tenant_id: str, goal_id: UUID, version: int | None = None) -> Goal | None:
         try:
-            goal = self.repository.get(goal_id)
+            goal = self.repository.get(goal_id, version=version)
         except AggregateNotFoundError:
             return None
         return goal if isinstance(goal, Goal) and goal.tenant_id == tenant_id else None

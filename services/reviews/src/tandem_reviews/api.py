@@ -169,9 +169,9 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
     headers = Depends(command_headers(default_tenant))
     tenant = Depends(tenant_header(default_tenant))
 
-    def load(tenant_id: str, review_id: str) -> domain.Review:
+    def load(tenant_id: str, review_id: str, version: int | None = None) -> domain.Review:
         try:
-            return application.get_review(tenant_id, UUID(review_id))
+            return application.get_review(tenant_id, UUID(review_id), version)
         except (ReviewNotFound, ValueError):
             raise RequestRefused(404, f"review {review_id} not found") from None
 
@@ -184,7 +184,8 @@ def reviews_router(application: ReviewsApplication, default_tenant: str) -> APIR
             raise RequestRefused(404, f"review {missing} not found") from None
         except StaleReview as clash:
             raise RequestRefused(409, str(clash), field="If-Match", rule="current_version") from None
-        review = load(tenant_id, executed.outcome["review_id"])
+        # A replay answers as the first time: the review as that command left it.
+        review = load(tenant_id, executed.outcome["review_id"], executed.outcome.get("version") if executed.replayed else None)
         headers = {"Location": f"/v1/reviews/{review.id}", "ETag": f'"{review.version}"'}
         return command_answer(review_view(review), replayed=executed.replayed, status=status, headers=headers)
 

@@ -173,9 +173,10 @@ class ReviewsApplication(TandemApplication):
 
         return self.execute(decide, context=context, request_key=key)
 
-    def get_review(self, tenant_id: str, review_id: UUID) -> Review:
+    def get_review(self, tenant_id: str, review_id: UUID, version: int | None = None) -> Review:
+        """The review (as it stood at ``version``, if given), or ``ReviewNotFound`` in this tenant."""
         try:
-            review = self.repository.get(review_id)
+            review = self.repository.get(review_id, version=version)
         except AggregateNotFoundError:
             raise ReviewNotFound(str(review_id)) from None
         if not isinstance(review, Review) or review.tenant_id != tenant_id:
