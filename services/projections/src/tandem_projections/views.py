@@ -128,13 +128,18 @@ class ParentGoal(View):
     level: GoalLevel
 
 
-class PerformanceGoal(View):
+class GoalBasics(View):
+    """What a card shows of every goal first."""
+
     goal_id: str
     employee_id: str
     title: str
     cycle: str
     status: GoalStatus
     outcome: GoalOutcome | None
+
+
+class PerformanceGoal(GoalBasics):
     level: GoalLevel
     parent_goal_id: str | None
     start_date: date
@@ -178,13 +183,7 @@ class AlignedTo(View):
     link: Link
 
 
-class DevelopmentGoal(View):
-    goal_id: str
-    employee_id: str
-    title: str
-    cycle: str
-    status: GoalStatus
-    outcome: GoalOutcome | None
+class DevelopmentGoal(GoalBasics):
     skill: str | None
     start_date: date
     due_date: date
@@ -220,11 +219,11 @@ class Flag(View):
     message: str
 
 
-class Counts(View):
+class Tallies(View):
+    """What each card counts and every roll-up sums."""
+
     performance_goals: int
-    supported_performance_goals: int
     development_goals: int
-    aligned_development_goals: int
     on_track: int
     at_risk: int
     off_track: int
@@ -234,6 +233,11 @@ class Counts(View):
     capacity_unused: int
     hours_set_aside: Number
     hours_logged: Number
+
+
+class Counts(Tallies):
+    supported_performance_goals: int
+    aligned_development_goals: int
     overdue_check_ins: int
 
 
@@ -258,23 +262,15 @@ class Card(View):
 # --- roll-ups and teams -------------------------------------------------------------------------------------
 
 
-class Rollup(View):
+class RollupFigures(Tallies):
     employees: int
-    performance_goals: int
-    development_goals: int
     development_support_share: float | None = Field(description="Of the performance goals, 0 to 1.")
     aligned_development_share: float | None = Field(description="Of the development goals, 0 to 1.")
     on_track_rate: float | None = Field(description="Of the performance goals with a health, 0 to 1.")
-    on_track: int
-    at_risk: int
-    off_track: int
+
+
+class Rollup(RollupFigures):
     overdue_check_ins: int
-    gaps_without_development: int
-    unaligned_development_goals: int
-    capacity_over_committed: int
-    capacity_unused: int
-    hours_set_aside: Number
-    hours_logged: Number
 
 
 class Manager(View):
@@ -378,25 +374,10 @@ class DepartmentMember(View):
     counts: Counts
 
 
-class DepartmentRollup(View):
+class DepartmentRollup(RollupFigures):
     """A department's roll-up on the tenant dashboard (overdue check-ins are counted per tenant only)."""
 
     department: str | None
-    employees: int
-    performance_goals: int
-    development_goals: int
-    development_support_share: float | None
-    aligned_development_share: float | None
-    on_track_rate: float | None
-    on_track: int
-    at_risk: int
-    off_track: int
-    gaps_without_development: int
-    unaligned_development_goals: int
-    capacity_over_committed: int
-    capacity_unused: int
-    hours_set_aside: Number
-    hours_logged: Number
 
 
 class CascadeRoot(View):
