@@ -37,11 +37,12 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None
 
 @dataclass
 class ServiceProcesses:
-    """The four running services: their URLs, processes and environment."""
+    """The four running services: their URLs, processes, environment, and the folder of their stores and logs."""
 
     urls: dict[str, str]
     processes: dict[str, subprocess.Popen]
     env: dict[str, str]
+    folder: Path
 
 
 @contextmanager
@@ -75,7 +76,7 @@ def service_processes(kafka_bootstrap: str, folder: Path) -> Iterator[ServicePro
                 )
             for name, process in processes.items():
                 wait_ready(urls[name], process)
-            yield ServiceProcesses(urls, processes, env)
+            yield ServiceProcesses(urls, processes, env, folder)
         finally:
             for process in processes.values():
                 if process.poll() is None:

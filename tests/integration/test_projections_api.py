@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from tandem_checkins.main import CheckInsService, CheckInsSettings
 from tandem_checkins.main import build_service as build_checkins
@@ -40,6 +41,7 @@ from tandem_goals.main import GoalsService, GoalsSettings
 from tandem_goals.main import build_service as build_goals
 from tandem_projections.main import ProjectionsService, ProjectionsSettings
 from tandem_projections.main import build_service as build_projections
+from tandem_projections.views import AlignmentDashboard, CascadeTree, ReviewPacket
 from tandem_reviews.main import ReviewsService, ReviewsSettings
 from tandem_reviews.main import build_service as build_reviews
 from tandem_runtime.clock import Clock, FixedClock
@@ -539,6 +541,45 @@ async def test_a_goals_cascade_is_a_tree_down_to_each_reps_goal(org):
     assert sorted((g["employee_id"], g["depth"]) for g in team["children"]) == [(rep, 2) for rep in REPS]
     [bens] = [g for g in team["children"] if g["employee_id"] == "rep-ben"]
     assert (bens["attainment"], bens["health"]) == (59.3, "on_track")
+
+
+# --- the documents OpenAPI declares -------------------------------------------------------------------------
+
+
+DECLARED = {"dashboard": TypeAdapter(AlignmentDashboard), "cascade": TypeAdapter(CascadeTree),
+            "packet": TypeAdapter(ReviewPacket)}
+
+
+@pytest.mark.parametrize("kind, path, params", [
+    ("dashboard", "/v1/dashboards/alignment", {"employee_id": "rep-ben"}),
+    ("dashboard", "/v1/dashboards/alignment", {"employee_id": "eng-sam"}),
+    ("dashboard", "/v1/dashboards/alignment", {"employee_id": "rep-chloe"}),
+    ("dashboard", "/v1/dashboards/alignment", {"manager_id": "ceo-maria"}),
+    ("dashboard", "/v1/dashboards/alignment", {"department": "Sales"}),
+    ("dashboard", "/v1/dashboards/alignment", {}),
+    ("cascade", "/v1/goals/{revenue}/cascade", {}),
+    ("packet", "/v1/employees/rep-ben/review-packet", {"cycle": CYCLE}),
+    ("packet", "/v1/employees/eng-sam/review-packet", {"cycle": CYCLE}),
+    ("packet", "/v1/employees/rep-ben/review-packet", {"cycle": "2027"}),
+], ids=["employee-reviewed", "employee-future-role", "employee-unaligned", "team", "department", "tenant", "cascade",
+        "packet-reviewed", "packet-unreviewed", "packet-next-cycle"])
+async def test_every_dashboard_and_packet_served_is_exactly_the_document_openapi_declares(org, kind, path, params):
+    answer = await org.services.dashboards_api.get(path.format(**org.goal_ids), params=params,
+                                                   headers={"X-Tenant-ID": org.tenant})
+    assert answer.status_code == 200, answer.text
+    # Strict, and the views forbid fields they do not name: a field added, renamed, retyped or dropped fails here.
+    DECLARED[kind].validate_json(answer.content, strict=True)
+
+
+async def test_openapi_declares_the_dashboards_packets_and_their_problems(org):
+    document = (await org.services.dashboards_api.get("/openapi.json")).json()
+    packet = document["paths"]["/v1/employees/{employee_id}/review-packet"]["get"]["responses"]
+    assert packet["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ReviewPacket"}
+    assert set(packet["200"]["content"]) == {"application/json", "text/html", "application/pdf"}
+    assert packet["404"]["content"] == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    alignment = document["paths"]["/v1/dashboards/alignment"]["get"]["responses"]["200"]["content"]
+    assert alignment["application/json"]["schema"]["discriminator"]["propertyName"] == "scope"
+    assert {"Problem", "FieldError", "Card", "CascadeTree"} <= set(document["components"]["schemas"])
 
 
 # --- refusals -----------------------------------------------------------------------------------------------

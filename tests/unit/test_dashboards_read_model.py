@@ -504,6 +504,18 @@ def test_a_check_in_with_one_malformed_entry_gathers_nothing_of_itself():
     assert (facts.kpi_rows, facts.touched_goals, facts.named) == ([], set(), set())
 
 
+def test_a_revision_that_clears_a_goals_title_or_dates_is_malformed_and_gathers_nothing():
+    facts = NewFacts()
+    for cleared in ("title", "due_date"):
+        with pytest.raises(MalformedEvent, match=cleared):
+            facts.add("tandem.goal.revised.v1", {
+                "tenant_id": TENANT, "employee_id": "ben", "goal_id": "g-1", "version": 2, "reason": "r",
+                "changed_fields": [cleared, "description"], "changes": {cleared: None, "description": None},
+                "previous": {}, "occurred_at": "2026-06-01T09:00:00Z"})
+
+    assert (facts.goal_events, facts.touched_goals, facts.named) == ([], set(), set())
+
+
 # --- teams, departments, the tenant ------------------------------------------------------------------------
 
 

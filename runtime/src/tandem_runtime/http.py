@@ -6,6 +6,7 @@ Errors are RFC 9457 problem documents. A 422 lists each offending field with the
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tandem_contracts.bounds import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
+    TENANT_MAX_LENGTH,
+    TENANT_PATTERN,
+)
 
-from tandem_contracts.bounds import ID_MAX_LENGTH, ID_PATTERN, TENANT_MAX_LENGTH, TENANT_PATTERN
 from tandem_runtime.eventstore import CommandContext, ConcurrentChange
 from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
 from tandem_runtime.metrics import Metrics
@@ -59,8 +65,13 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(default=None, description="422: each field at fault and its rule.")
 
 
+def _problem_response(description: str) -> dict[str, Any]:
+    # A $ref, not a "model": FastAPI would put a model's schema under the route's own media type.
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
+    status: _problem_response(description)
     for status, description in (
         (404, "Unknown id (in this tenant)."),
         (409, "Stale If-Match version, or a concurrent change: read again and retry."),
@@ -68,6 +79,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Refused: the fields at fault and the rules they broke."),
         (503, "A dependency (Kafka, the database) is unavailable; nothing was changed."),
     )
+}
+BODY_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: _problem_response("The request body is over the size limit; nothing was changed."),
 }
 
 
@@ -154,7 +168,11 @@ def tenant_header(default_tenant: str) -> Callable[..., str]:
 
 def request_digest(body: BaseModel) -> str:
     """A fingerprint of a parsed request body, the same for the same request however its JSON was spelled."""
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    fields = body.model_dump(mode="json")
+    try:
+        canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits, which orjson does not write
+        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -221,6 +239,9 @@ async def _concurrent_change(_: Request, error: Exception) -> Response:
 
 async def _http_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:  # FastAPI's answer to a body it cannot read, such as bytes that are not UTF-8
+        errors = [{"field": "body", "rule": "json_invalid", "message": str(error.detail)}]
+        return problem(422, "Invalid request", "invalid fields: body", errors)
     return problem(error.status_code, str(error.detail), str(error.detail))
 
 
@@ -327,6 +348,25 @@ class _BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Add the problem document's schema to the app's OpenAPI, and the answers every route with a body may get."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(schema.pop("$defs", {}), Problem=schema)
+            for operation in (operation for path in document.get("paths", {}).values() for operation in path.values()):
+                if "requestBody" in operation:
+                    for status, answer in BODY_PROBLEM_RESPONSES.items():
+                        operation["responses"].setdefault(str(status), answer)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_operational_routes(
     app: FastAPI,
     metrics: Metrics,
@@ -357,6 +397,7 @@ def install_operational_routes(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.add_middleware(_BodyLimit, limit=max_body_bytes)
+    _document_problems(app)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(RequestRefused, _refused)

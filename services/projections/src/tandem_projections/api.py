@@ -11,8 +11,10 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, tenant_header
 
+from tandem_contracts.bounds import ID_MAX_LENGTH, ID_PATTERN
 from tandem_projections.packet import review_packet
 from tandem_projections.pdf import render_packet_pdf
 from tandem_projections.queries import (
@@ -25,16 +27,33 @@ from tandem_projections.queries import (
     tenant_dashboard,
 )
 from tandem_projections.read_side import ReadSide, RebuildRunning
+from tandem_projections.views import (
+    AlignmentDashboard,
+    CascadeTree,
+    RebuildProgress,
+    ReviewPacket,
+)
 from tandem_projections.web import Pages
 
-Identifier = Annotated[str, Query(min_length=1, max_length=128)]
+Identifier = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 TenantParameter = Annotated[str | None, Query(alias="tenant", min_length=1, max_length=64)]
 
 
-class JSONBytes(Response):
-    """JSON already serialised by orjson: large dashboards skip a second encoding pass."""
+class JSONBytes(JSONResponse):
+    """JSON already serialised by orjson: large dashboards skip a second encoding pass.
 
-    media_type = "application/json"
+    A JSONResponse, so that OpenAPI shows the route's ``response_model``; the model documents only, since FastAPI
+    validates what a route returns against it unless the route returns a ``Response``.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return content
+
+
+# The packet's other forms, for OpenAPI.
+_PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+_PAGE = {"text/html": {"schema": {"type": "string"}}}
+_PDF_FILE = {"Content-Disposition": {"description": "With a PDF: its file name.", "schema": {"type": "string"}}}
 
 
 def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, default_tenant: str) -> APIRouter:
@@ -80,6 +99,7 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
     @router.get(
         "/dashboards/alignment",
         response_class=JSONBytes,
+        response_model=AlignmentDashboard,
         responses={200: {"headers": {"Tandem-Goal-Applied": {
             "description": "With ``wait_for_goal``: ``true`` if the dashboard holds that version of the goal, "
                            "``false`` if the wait ran out first (the dashboard is then as it stands).",
@@ -129,7 +149,7 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
             headers["Tandem-Goal-Applied"] = "true" if applied else "false"
         return JSONBytes(body if isinstance(body, bytes) else orjson.dumps(body), headers=headers)
 
-    @router.get("/goals/{goal_id}/cascade", response_class=JSONBytes)
+    @router.get("/goals/{goal_id}/cascade", response_class=JSONBytes, response_model=CascadeTree)
     async def cascade(goal_id: str, tenant_id: str = tenant) -> Response:
         """A goal and the goals cascaded from it, as a tree with attainment and health."""
         return JSONBytes(orjson.dumps(await query(cascade_tree, tenant_id, goal_id)))
@@ -137,7 +157,9 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
     @router.get(
         "/employees/{employee_id}/review-packet",
         response_class=JSONBytes,
-        responses={200: {"content": {"application/json": {}, "text/html": {}, "application/pdf": {}}}},
+        response_model=ReviewPacket,
+        responses={200: {"description": "The packet as JSON, an HTML page or a PDF.",
+                         "content": {**_PAGE, **_PDF}, "headers": _PDF_FILE}},
     )
     async def packet(
         request: Request,
@@ -152,7 +174,7 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
         return await _packet(request, employee_id, cycle, format, tenant_param or tenant_id)
 
     @router.get("/employees/{employee_id}/review-packet.pdf", response_class=Response,
-                responses={200: {"content": {"application/pdf": {}}}})
+                responses={200: {"description": "The packet as a PDF.", "content": _PDF, "headers": _PDF_FILE}})
     async def packet_pdf(
         request: Request, employee_id: str, cycle: Annotated[str, Query(min_length=1, max_length=32)],
         tenant_param: TenantParameter = None, tenant_id: str = tenant,
@@ -199,7 +221,7 @@ def admin_router(read_side: ReadSide) -> APIRouter:
     """Rebuilds: replay every topic into a fresh store, then swap it in while queries keep being answered."""
     router = APIRouter(prefix="/v1/admin", tags=["operations"], responses=PROBLEM_RESPONSES)
 
-    @router.post("/rebuilds", status_code=202)
+    @router.post("/rebuilds", status_code=202, response_model=RebuildProgress)
     async def start_rebuild() -> dict[str, Any]:
         """Start a rebuild; poll its progress at the returned id."""
         try:
@@ -207,7 +229,7 @@ def admin_router(read_side: ReadSide) -> APIRouter:
         except RebuildRunning as error:
             raise RequestRefused(409, str(error)) from error
 
-    @router.get("/rebuilds/{rebuild_id}")
+    @router.get("/rebuilds/{rebuild_id}", response_model=RebuildProgress)
     async def rebuild_progress(rebuild_id: str) -> dict[str, Any]:
         """A rebuild's state and progress."""
         job = read_side.jobs.get(rebuild_id)

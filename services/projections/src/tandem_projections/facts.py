@@ -125,6 +125,7 @@ class MalformedEvent(ValueError):
 
 
 _WRONG_SHAPE = (KeyError, TypeError, AttributeError, ValueError)
+_EVERY_GOAL_HAS = frozenset({"title", "status", "level", "start_date", "due_date", "cadence"})
 
 
 def _malformed(error: Exception) -> MalformedEvent:
@@ -174,6 +175,12 @@ class NewFacts:
         tenant, employee = data["tenant_id"], data["employee_id"]
         if kind in _GOAL_EVENTS:
             goal = (tenant, data["goal_id"])
+            if kind == GoalRevised.event_type:
+                changes = data["changes"]
+                cleared = sorted(name for name in _EVERY_GOAL_HAS.intersection(data["changed_fields"])
+                                 if name in changes and changes[name] is None)
+                if cleared:
+                    raise MalformedEvent(f"a revision clears what every goal has: {', '.join(cleared)}")
             self.goal_events.append((kind, data))  # applied in version order by ``store``, which reads it then
             self.touched_goals.add(goal)
         elif kind == CheckInRecorded.event_type:
