@@ -113,7 +113,7 @@ print(*(x.getsockname()[1] for x in s))
 # and the controller keeps the endpoint its quorum recorded.
 previous_ports() {
   local broker_port="" controller_port=""
-  read -r broker_port controller_port <"$PORTS_FILE" 2>/dev/null || true
+  [[ -f "$PORTS_FILE" ]] && read -r broker_port controller_port <"$PORTS_FILE" || true
   [[ -n "$broker_port" && -n "$controller_port" ]] || return 1
   ! port_answers "$broker_port" && ! port_answers "$controller_port" || return 1
   echo "$broker_port $controller_port"
