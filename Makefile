@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/reviews/pyproject.toml services/projections/pyproject.toml bench/pyproject.toml
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install run test bench test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
+.PHONY: help install run test bench chaos test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -61,3 +61,7 @@ SIZE ?= moderate
 bench: $(STAMP) ## measure the suite against raw Kafka and a naive peer (SIZE=large for 100k employees)
 	bash deploy/local/kafka.sh resolve
 	$(VENV)/bin/tandem-bench --size $(SIZE)
+
+chaos: $(STAMP) ## the fault matrix: a few hundred employees' story while each service and the broker is killed once; checks every guarantee
+	bash deploy/local/kafka.sh resolve
+	$(VENV)/bin/tandem-chaos

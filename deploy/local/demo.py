@@ -1,8 +1,13 @@
-"""Load the demo organisation through the public HTTP API (idempotent: safe to run twice).
+"""Load the demo organisation through the public HTTP API (idempotent: safe to run again on kept data).
 
 The seed's examples: a sales team whose conversion target has a negotiation capability gap, and an
 infrastructure engineer preparing for the move to the cloud (a future-role development goal), under an
 organisation goal cascaded to the sales team.
+
+A second run adds nothing: every command carries an ``Idempotency-Key`` and the same body as the first time
+(check-in dates count back from the day of the first load, read from the check-ins service), so it is
+answered with the first answer; directory records already in the goals service's replica are not sent again
+(the pass-through keeps no state and would publish them twice).
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ class Demo:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
         self.goals: list[dict] = []
+        self.hired = 0
+        self.added = 0  # commands that took effect now (not replayed from an earlier run)
 
     def call(self, method: str, path: str, key: str, **kwargs) -> dict:
         headers = {"Idempotency-Key": f"demo-{key}", **kwargs.pop("headers", {})}
         response = self.client.request(method, path, headers=headers, **kwargs)
         if response.status_code not in (200, 201, 202):
             sys.exit(f"demo step {key} refused: {response.status_code} {response.text}")
+        self.added += response.headers.get("Idempotent-Replayed") != "true"
         return response.json()
 
     def goal(self, key: str, owner: str, body: dict, parent: str | None = None, actor: str | None = None) -> str:
@@ -53,15 +61,19 @@ class Demo:
                   headers={"X-Actor-ID": actor})
 
 
-def load(goals_url: str) -> tuple[list[dict], dict[str, str]]:
-    """Hire the people, set and link the goals; return the goals as the service answered, and the key ones."""
+def load(goals_url: str) -> tuple[Demo, dict[str, str]]:
+    """Hire the people, set and link the goals; return what was done (the goals as the service answered), and
+    the key goals."""
     with httpx.Client(base_url=goals_url, headers={"X-Tenant-ID": TENANT}, timeout=30) as client:
         demo = Demo(client)
         for employee_id, name, manager, department, title in PEOPLE:
-            client.put(f"/v1/directory/employees/{employee_id}", json={
-                "display_name": name, "manager_id": manager, "department": department, "job_title": title,
-                "organization": "Demo Corp",
-            }).raise_for_status()
+            record = {"display_name": name, "manager_id": manager, "department": department, "job_title": title,
+                      "organization": "Demo Corp"}
+            known = client.get(f"/v1/directory/employees/{employee_id}")
+            if known.status_code == 200 and record.items() <= known.json().items():
+                continue
+            client.put(f"/v1/directory/employees/{employee_id}", json=record).raise_for_status()
+            demo.hired += 1
 
         revenue = demo.goal("org-revenue", "ceo-maria", {
             "kind": "performance", "level": "organisation", "title": "Grow new-business revenue by 20%",
@@ -125,24 +137,36 @@ def load(goals_url: str) -> tuple[list[dict], dict[str, str]]:
         }, actor="mgr-lee")
         key_goals = {"bens_conversions": bens, "bens_negotiation": negotiation, "sams_servers": servers, "team": team,
                      "chloes_conversions": chloes, "devs_conversions": devs, "sams_cloud": cloud}
-        return demo.goals + [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]], key_goals
+        demo.goals += [{"goal_id": g["goal_id"], "employee_id": g["employee_id"]} for g in cascade["goals"]]
+        return demo, key_goals
 
 
-def check_in(checkins_url: str, goals: dict[str, str]) -> int:
+BENS_WEEKS = 12  # Ben checks in weekly for 12 weeks: the first check-in is 11 weeks before the day of the load
+
+
+def first_loaded_on(client: httpx.Client) -> date | None:
+    """The day the demo was first loaded, from Ben's earliest check-in; None before any."""
+    answer = client.get("/v1/employees/rep-ben/check-ins", params={"limit": 500})
+    held = [date.fromisoformat(c["held_on"]) for c in answer.json()] if answer.status_code == 200 else []
+    return min(held) + timedelta(weeks=BENS_WEEKS - 1) if held else None
+
+
+def check_in(checkins_url: str, goals: dict[str, str]) -> tuple[int, int]:
     """Three months of the seed's rhythm: weekly KPI check-ins for the reps, bi-weekly for Sam, and monthly
-    development check-ins. Dev's check-ins stop three weeks ago, so his are overdue."""
-    today = date.today()
+    development check-ins. Dev's check-ins stop three weeks ago, so his are overdue. Returns how many
+    check-ins were sent, and how many of them were new (not replayed from an earlier run)."""
     with httpx.Client(base_url=checkins_url, headers={"X-Tenant-ID": TENANT}, timeout=30) as client:
+        today = first_loaded_on(client) or date.today()
         deadline = time.monotonic() + 60
         for goal in (goals["bens_negotiation"], goals["sams_cloud"], goals["devs_conversions"]):
             while client.get(f"/v1/goals/{goal}/check-in-schedule").status_code != 200:
                 if time.monotonic() > deadline:
                     sys.exit("the check-ins service never saw the demo goals on Kafka")
                 time.sleep(0.2)
-        recorded = 0
+        recorded = added = 0
 
         def record(key: str, employee: str, weeks_ago: int, entries: list[dict], manager: str) -> None:
-            nonlocal recorded
+            nonlocal recorded, added
             held_on = (today - timedelta(weeks=weeks_ago)).isoformat()
             response = client.post("/v1/check-ins", json={
                 "employee_id": employee, "held_on": held_on, "held_by": [employee, manager], "entries": entries,
@@ -150,11 +174,12 @@ def check_in(checkins_url: str, goals: dict[str, str]) -> int:
             if response.status_code not in (200, 201):
                 sys.exit(f"demo check-in refused: {response.status_code} {response.text}")
             recorded += 1
+            added += response.headers.get("Idempotent-Replayed") != "true"
 
         ben = ("18.0", "18.1", "17.9", "18.2", "18.4", "18.2", "18.6", "18.9", "19.1", "19.3", "19.4", "19.6")
         chloe = ("19.0", "19.4", "19.6", "19.9", "20.1", "20.2", "20.4", "20.6", "20.8", "21.0", "21.1", "21.3")
         dev = ("17.0", "16.8", "16.9", "16.5", "16.6", "16.2", "16.1", "15.9", "15.8")
-        for index, weeks_ago in enumerate(range(11, -1, -1)):
+        for index, weeks_ago in enumerate(range(BENS_WEEKS - 1, -1, -1)):
             entries = [{"kind": "performance", "goal_id": goals["bens_conversions"], "kpi_value": ben[index],
                         "unit": "percent", "status": "on_track" if float(ben[index]) >= 18.9 else "at_risk",
                         "roadblocks": "" if weeks_ago < 6 else "Deals stall at the pricing conversation"}]
@@ -196,16 +221,20 @@ def check_in(checkins_url: str, goals: dict[str, str]) -> int:
                     if weeks_ago == 0 else None,
                 })
             record("sam", "eng-sam", weeks_ago, entries, "mgr-lee")
-        return recorded
+        return recorded, added
 
 
-def review(reviews_url: str, goals: dict[str, str]) -> str:
-    """Ben's 2026 review by Ana, in the seed's three steps, with a plan for 2027; returns the review id."""
+def review(reviews_url: str, goals: dict[str, str]) -> int:
+    """Ben's 2026 review by Ana, in the seed's three steps, with a plan for 2027; returns how many of its
+    commands were new (not replayed from an earlier run)."""
+    added = 0
     with httpx.Client(base_url=reviews_url, headers={"X-Tenant-ID": TENANT, "X-Actor-ID": "mgr-ana"}, timeout=30) as client:
         def call(method: str, path: str, key: str, body: dict | None = None) -> dict:
+            nonlocal added
             response = client.request(method, path, json=body, headers={"Idempotency-Key": f"demo-review-{key}"})
             if response.status_code not in (200, 201):
                 raise RuntimeError(f"{response.status_code} {response.text}")
+            added += response.headers.get("Idempotent-Replayed") != "true"
             return response.json()
 
         review_id = call("POST", "/v1/reviews", "start", {"employee_id": "rep-ben", "cycle": CYCLE, "next_cycle": "2027"})["review_id"]
@@ -244,7 +273,7 @@ def review(reviews_url: str, goals: dict[str, str]) -> str:
                       "hours_per_month": "4", "budget": {"amount": "900", "currency": "EUR"}, "mentor_id": "mgr-ana"}],
         })
         call("POST", f"/v1/reviews/{review_id}/complete", "complete")
-        return review_id
+        return added
 
 
 def main() -> None:
@@ -253,15 +282,18 @@ def main() -> None:
     parser.add_argument("--checkins", default="http://127.0.0.1:8002")
     parser.add_argument("--reviews", default="http://127.0.0.1:8003")
     args = parser.parse_args()
-    goals, key_goals = load(args.goals)
-    check_ins = check_in(args.checkins, key_goals)
+    demo, key_goals = load(args.goals)
+    check_ins, check_ins_added = check_in(args.checkins, key_goals)
     try:
-        review(args.reviews, key_goals)
+        review_added = review(args.reviews, key_goals)
     except RuntimeError as error:
         sys.exit(f"demo review refused: {error}")
-    owners = sorted({g["employee_id"] for g in goals})
+    owners = sorted({g["employee_id"] for g in demo.goals})
+    if demo.hired + demo.added + check_ins_added + review_added == 0:
+        print(f"demo organisation already present (tenant {TENANT}): nothing added")
+        return
     print(
-        f"demo organisation loaded: {len(PEOPLE)} people, {len(goals)} goals for {', '.join(owners)},"
+        f"demo organisation loaded: {len(PEOPLE)} people, {len(demo.goals)} goals for {', '.join(owners)},"
         f" {check_ins} check-ins, 1 completed review with a plan for 2027 (tenant {TENANT})"
     )
 

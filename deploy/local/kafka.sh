@@ -3,7 +3,8 @@
 # The broker's jars come from Maven Central through deploy/local/pom.xml; no Docker, no download of a distribution.
 #
 # Usage: deploy/local/kafka.sh start|stop|status|bootstrap|resolve
-#   start      resolve jars, format fresh storage, start the broker, create the topics;
+#   start      resolve jars, format the storage if it is new (a formatted one keeps its data and cluster id),
+#              start the broker on the ports it had before (when they are free), create missing topics;
 #              the last stdout line is KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:<port>.
 #              With KAFKA_BOOTSTRAP_SERVERS already set, it only creates the topics on that cluster.
 #   stop       stop the broker recorded in the state dir (SIGTERM, then SIGKILL after 30 s)
@@ -30,6 +31,7 @@ STATE="$(cd "$STATE" && pwd)"
 PID_FILE="$STATE/kafka.pid"
 BOOTSTRAP_FILE="$STATE/bootstrap"
 PROPS="$STATE/server.properties"
+PORTS_FILE="$STATE/ports" # "<broker port> <controller port>" of the last start, reused on the next
 DATA="$STATE/data"
 LOGS="$STATE/logs"
 OUT="$STATE/kafka.out" # the JVM's own stdout/stderr (crashes, bad flags); the broker log is $LOGS/server.log
@@ -105,6 +107,21 @@ s=[socket.socket() for _ in range(2)]
 [x.bind(("127.0.0.1", 0)) for x in s]
 print(*(x.getsockname()[1] for x in s))
 [x.close() for x in s]'
+}
+
+# The ports of the last start when both are still free: clients keep their address across a restart,
+# and the controller keeps the endpoint its quorum recorded.
+previous_ports() {
+  local broker_port="" controller_port=""
+  [[ -f "$PORTS_FILE" ]] && read -r broker_port controller_port <"$PORTS_FILE" || true
+  [[ -n "$broker_port" && -n "$controller_port" ]] || return 1
+  ! port_answers "$broker_port" && ! port_answers "$controller_port" || return 1
+  echo "$broker_port $controller_port"
+}
+
+# A formatted log dir holds meta.properties with the cluster id; formatting it again would refuse or wipe it.
+is_formatted() {
+  [[ -f "$DATA/meta.properties" ]]
 }
 
 show_log_tail() {
@@ -184,20 +201,25 @@ cmd_start() {
   command -v "$JAVA" >/dev/null || die "java not found (Kafka $KAFKA_VERSION needs Java 17+)"
 
   local broker_port="" controller_port=""
-  read -r broker_port controller_port < <(pick_ports) || true
+  read -r broker_port controller_port < <(previous_ports || pick_ports) || true
   [[ -n "$broker_port" && -n "$controller_port" ]] || die "could not pick free loopback ports (python3 needed)"
   local addr="127.0.0.1:$broker_port"
 
   rm -f "$PID_FILE" "$BOOTSTRAP_FILE"
-  rm -rf "$DATA" "$LOGS"
+  rm -rf "$LOGS"
   mkdir -p "$DATA" "$LOGS"
   : >"$OUT"
   write_properties "$broker_port" "$controller_port"
+  echo "$broker_port $controller_port" >"$PORTS_FILE"
 
   local started=$SECONDS cluster_id
-  cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid)"
-  kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$PROPS" >>"$OUT" 2>&1 \
-    || { show_log_tail; die "formatting $DATA failed"; }
+  if is_formatted; then
+    log "restarting on the existing data in $DATA (cluster $(sed -n 's/^cluster.id=//p' "$DATA/meta.properties"))"
+  else
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid)"
+    kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$PROPS" >>"$OUT" 2>&1 \
+      || { show_log_tail; die "formatting $DATA failed"; }
+  fi
 
   # setsid + nohup: the broker outlives this shell and the terminal, and gets no signal meant for our group;
   # 9>&- so it does not inherit the lock, which it would otherwise hold for its whole life.

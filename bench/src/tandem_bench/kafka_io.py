@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from tandem_contracts.envelope import Message
 from tandem_runtime.kafka import make_producer
@@ -33,22 +34,27 @@ def kafka_version() -> str:
 
 
 class LocalKafka:
-    """The broker of ``deploy/local/kafka.sh`` in a temporary state dir, or the cluster ``KAFKA_BOOTSTRAP_SERVERS`` names."""
+    """The broker of ``deploy/local/kafka.sh`` in a temporary state dir, or the cluster ``KAFKA_BOOTSTRAP_SERVERS``
+    names (unless ``own``: a run that kills the broker needs one of its own)."""
 
-    def __init__(self) -> None:
-        self.given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+    def __init__(self, own: bool = False) -> None:
+        self.given = None if own else os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
         self.state: Path | None = None
         self.bootstrap = self.given or ""
         self.seconds_to_start = 0.0
 
     def start(self) -> str:
-        """Start the broker (or only create the topics on the given cluster); return the bootstrap address."""
+        """Start the broker (or only create the topics on the given cluster); return the bootstrap address.
+
+        Started again after ``kill``, the broker comes back on its data and its address.
+        """
         started = time.perf_counter()
         if self.given:
             asyncio.run(ensure_topics(self.given))
             return self.given
-        self.state = Path(tempfile.mkdtemp(prefix="tandem-bench-kafka-"))
+        self.state = self.state or Path(tempfile.mkdtemp(prefix="tandem-bench-kafka-"))
         env = {**os.environ, "TANDEM_KAFKA_DIR": str(self.state)}
+        env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
         result = subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=300, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"the local Kafka broker did not start:\n{result.stdout}\n{result.stderr}")
@@ -65,6 +71,19 @@ class LocalKafka:
             return int((self.state / "kafka.pid").read_text().strip())
         except (OSError, ValueError):
             return None
+
+    def kill(self) -> None:
+        """SIGKILL the broker this run started, as a crash, and wait until it is gone."""
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop the broker this benchmark started (by the script's recorded pid) and delete its data."""
@@ -180,6 +199,25 @@ async def consume_all(bootstrap: str, topics: tuple[str, ...] = EVENT_TOPICS, ma
                 if tp in waiting and records[-1].offset >= waiting[tp] - 1:
                     del waiting[tp]
         return Consumed(count, time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def read_all(bootstrap: str, topics: tuple[str, ...] = EVENT_TOPICS) -> list[ConsumerRecord]:
+    """Every message on ``topics`` right now, from offset 0 (for checks on small topics: all held in memory)."""
+    consumer = await _assigned(bootstrap, topics, auto_offset_reset="earliest")
+    try:
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord] = []
+        waiting = {tp for tp, end in ends.items() if end > 0}
+        while waiting:
+            for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
+                records.extend(r for r in batch if r.offset < ends[tp])
+                if batch and batch[-1].offset >= ends[tp] - 1:
+                    waiting.discard(tp)
+        return records
     finally:
         await consumer.stop()
 

@@ -113,7 +113,7 @@ class ServiceProcess:
         return self.process.pid
 
     def start(self, bootstrap: str) -> None:
-        """Start the process on its port, its output going to its log file."""
+        """Start the process on its port, its output appended to its log file (a restart keeps the last run's)."""
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -123,7 +123,7 @@ class ServiceProcess:
             **self.environment,
         }
         self.logs.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.logs, "wb") as log:
+        with open(self.logs, "ab") as log:
             self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -165,6 +165,12 @@ class ServiceProcess:
             return "\n".join(self.logs.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no graceful shutdown; only this process, by its pid."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
         """SIGTERM (a graceful shutdown), then SIGKILL after 20 s; only this process, by its pid."""

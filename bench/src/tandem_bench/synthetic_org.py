@@ -991,6 +991,12 @@ def _type_of(message: Message) -> str:
 
 # --- the HTTP driver --------------------------------------------------------------------------------------
 
+def plan_goals(org: Org) -> dict[str, list[PlannedGoal]]:
+    """Every employee's goals for the year (with their links), by employee id, the same for the same seed."""
+    planner = _Planner(org, _Calendar(org.year))
+    return {e.employee_id: planner.plan(e, random.Random(f"{org.seed}:{e.employee_id}")) for e in org.employees}
+
+
 @dataclass
 class DriveReport:
     """What ``drive_http`` loaded (a replayed request counts too: the loader is idempotent)."""
@@ -1025,11 +1031,9 @@ def drive_http(
     today = date.today()
     org = build_org(employees, seed=seed, tenant_id=tenant_id, year=today.year)
     ids = {e.employee_id: f"{prefix}-{e.employee_id[4:]}" for e in org.employees}
-    planner = _Planner(org, _Calendar(org.year))
     report = DriveReport()
     headers = {"X-Tenant-ID": tenant_id}
     key_prefix = f"synthetic-{seed}-{prefix}"
-    planned: dict[str, list[PlannedGoal]] = {}
     service_ids: dict[str, str] = {}
 
     def call(client: httpx.Client, method: str, path: str, key: str, body: dict[str, Any], actor: str) -> dict[str, Any] | None:
@@ -1046,12 +1050,12 @@ def drive_http(
                     "organization": "Synthetic Corp", "manager_id": ids[manager.employee_id] if manager else reports_to}
             if call(goals_api, "PUT", f"/v1/directory/employees/{ids[employee.employee_id]}", f"hire-{employee.employee_id}", body, "directory") is not None:
                 report.employees += 1
+        planned = plan_goals(org)
         for employee in org.employees:
-            rng = random.Random(f"{org.seed}:{employee.employee_id}")
-            goals = planned[employee.employee_id] = planner.plan(employee, rng)
+            goals = planned[employee.employee_id]
             owner = ids[employee.employee_id]
             for goal in goals:
-                body = _goal_body(goal, owner, org.year, service_ids)
+                body = goal_body(goal, owner, org.year, service_ids)
                 actor = ids.get(goal.set_by, owner)
                 answer = call(goals_api, "POST", "/v1/goals", f"goal-{goal.goal_id}", body, actor)
                 if answer is not None:
@@ -1080,7 +1084,7 @@ def drive_http(
             rng = random.Random(f"{org.seed}:{employee.employee_id}:check-ins")
             for weeks_ago in range(weeks - 1, -1, -1):
                 held_on = today - timedelta(weeks=weeks_ago)
-                entries = _http_entries(goals, service_ids, held_on, weeks_ago, rng)
+                entries = check_in_entries(goals, service_ids, held_on, weeks_ago, rng)
                 if not entries:
                     continue
                 body = {"employee_id": owner, "held_on": held_on.isoformat(),
@@ -1091,7 +1095,8 @@ def drive_http(
     return report
 
 
-def _goal_body(goal: PlannedGoal, owner: str, year: int, service_ids: dict[str, str]) -> dict[str, Any]:
+def goal_body(goal: PlannedGoal, owner: str, year: int, service_ids: dict[str, str]) -> dict[str, Any]:
+    """The ``POST /v1/goals`` body of a planned goal for ``owner``; its parent by the id the service gave it."""
     body: dict[str, Any] = {
         "employee_id": owner, "kind": goal.kind, "cycle": str(year), "title": goal.title, "description": goal.description,
         "start_date": f"{year}-01-01", "due_date": f"{year}-06-30" if goal.due_day < goal.start_day + 300 else f"{year}-12-31",
@@ -1112,7 +1117,8 @@ def _goal_body(goal: PlannedGoal, owner: str, year: int, service_ids: dict[str, 
     return body
 
 
-def _http_entries(goals: list[PlannedGoal], service_ids: dict[str, str], held_on: date, weeks_ago: int, rng: random.Random) -> list[dict[str, Any]]:
+def check_in_entries(goals: list[PlannedGoal], service_ids: dict[str, str], held_on: date, weeks_ago: int, rng: random.Random) -> list[dict[str, Any]]:
+    """The entries of one weekly check-in over ``goals`` (KPI values on their trajectory, training every fourth week)."""
     progress = max(0.0, min(1.0, (held_on.timetuple().tm_yday - 1) / 365))
     entries: list[dict[str, Any]] = []
     for goal in goals:
