@@ -73,6 +73,7 @@ from tandem_contracts.reviews import (
     ReviewCompleted,
 )
 from tandem_projections.read_model import DashboardsReadModel, refresh_all_cards
+from tandem_projections.snapshot import first_difference, read_model_snapshot  # noqa: F401 (the tests import them from here)
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.projection import Delivery, ProjectionStore
 from tandem_runtime.topics import DEFAULT_PARTITIONS

@@ -726,8 +726,10 @@ def test_a_departed_employee_gets_no_more_check_ins(desk):
 
 def test_a_goal_the_sweep_cannot_judge_is_skipped_and_named_while_every_other_goal_is_swept(desk):
     sales = desk.seed(sales_goal())
-    ours = desk.seed(sales_goal("rep-chloe", start=date(9999, 12, 25), due=date(9999, 12, 30)))
-    theirs = desk.seed(sales_goal("rep-zed", start=date(9999, 12, 27), due=date(9999, 12, 31), tenant="globex"))
+    # Out of the contracts' bounds, as a goal written straight to the topic can be (written over valid ones).
+    ours = desk.seed(sales_goal("rep-chloe").model_copy(update={"start_date": date(9999, 12, 25), "due_date": date(9999, 12, 30)}))
+    theirs = desk.seed(sales_goal("rep-zed", tenant="globex").model_copy(
+        update={"start_date": date(9999, 12, 27), "due_date": date(9999, 12, 31)}))
     desk.on(date(2026, 1, 9)).recorded("rep-ben", kpi(sales))
 
     answer = desk.on(date(2026, 1, 26)).http.post("/v1/check-in-schedules:sweep", headers={"X-Tenant-ID": TENANT})

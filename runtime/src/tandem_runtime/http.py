@@ -75,7 +75,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (404, "Unknown id (in this tenant)."),
         (409, "Stale If-Match version, or a concurrent change: read again and retry."),
-        (413, "The request body is larger than the service accepts."),
         (422, "Refused: the fields at fault and the rules they broke."),
         (503, "A dependency (Kafka, the database) is unavailable; nothing was changed."),
     )
