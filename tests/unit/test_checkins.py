@@ -741,3 +741,16 @@ def test_a_goal_the_sweep_cannot_judge_is_skipped_and_named_while_every_other_go
     assert swept["skipped_in_all_tenants"] == 2 and str(theirs.goal_id) not in answer.text
     metrics = desk.http.get("/metrics").text
     assert 'tandem_skipped_items_total{error="OverflowError",loop="cadence-sweep"} 2.0' in metrics
+
+
+def test_a_schedule_kept_from_before_due_dates_were_published_publishes_its_due_date_at_the_next_sweep(desk):
+    sales = desk.seed(sales_goal())
+    kept = CheckInSchedule(tenant_id=TENANT, goal_id=sales.goal_id, owner_id="rep-ben", cadence="weekly",
+                           first_day=MONDAY, tracked_from=MONDAY)  # started as the service did before: silently
+    desk.service.application.save(kept)
+    assert not [e for e in desk.published() if isinstance(e, CheckInScheduled)]
+
+    desk.on(date(2026, 1, 8)).sweep()
+
+    [scheduled] = [e for e in desk.published() if isinstance(e, CheckInScheduled)]
+    assert (scheduled.goal_id, scheduled.due_on) == (sales.goal_id, date(2026, 1, 11))

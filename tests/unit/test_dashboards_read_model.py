@@ -533,6 +533,15 @@ def test_a_team_leaves_out_people_outside_it_and_people_who_left(seeded):
     assert members(maya) == {"ben", "chloe", "diego"}  # not Tom, who left; not Lena, who is in Ivan's team
 
 
+def test_a_team_shows_each_reports_missed_check_ins_as_their_card_does(seeded, story):
+    members = {report["employee_id"]: report for report in team(seeded, "maya")["reports"]}
+    chloe = members["chloe"]
+    [conversions] = [g for g in chloe["performance_goals"] if g["goal_id"] == str(story.goals["chloe.conversions"])]
+    [speaking] = [g for g in chloe["development_goals"] if g["goal_id"] == str(story.goals["chloe.speaking"])]
+    assert (conversions["missed_check_ins"], speaking["missed_check_ins"]) == (6, 1)
+    assert conversions["next_check_in_due"] == goal(card(seeded, "chloe"), story.goals["chloe.conversions"])["next_check_in_due"]
+
+
 def test_a_team_rolls_up_its_members_goals_flags_and_hours(seeded):
     rollup = team(seeded, "maya")["rollup"]
 

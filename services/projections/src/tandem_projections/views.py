@@ -324,6 +324,7 @@ class SummaryPerformanceGoal(View):
     health: GoalHealth | None
     last_check_in_on: date | None
     next_check_in_due: date | None
+    missed_check_ins: int
     kpi: SummaryKpi
     supported_by: list[SummarySupporter]
 
@@ -342,6 +343,7 @@ class SummaryDevelopmentGoal(View):
     skill: str | None
     progress: Number | None
     next_check_in_due: date | None
+    missed_check_ins: int
     aligned_to: list[SummaryAlignedTo]
 
 

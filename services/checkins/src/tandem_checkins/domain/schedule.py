@@ -81,7 +81,7 @@ class CheckInSchedule(Aggregate):
             first_day=first_day,
             tracked_from=tracked_from,
         )
-        schedule._announce_due(None)
+        schedule._announce_due()
         return schedule
 
     @event("Started")
@@ -104,6 +104,7 @@ class CheckInSchedule(Aggregate):
         self.checkin_ids: list[UUID] = []
         self.signalled: set[str] = set()
         self.due_on = self._due()
+        self.announced: date | None = None  # the due date last published
 
     @property
     def last_check_in_on(self) -> date | None:
@@ -112,18 +113,16 @@ class CheckInSchedule(Aggregate):
     def follow(self, cadence: str, first_day: date, today: date) -> None:
         """Follow the goal's current cadence and start; periods that ended under the old rhythm stay judged."""
         if (cadence, first_day) != (self.cadence, self.first_day):
-            was_due = self.due_on
             self._rebased(cadence=cadence, first_day=first_day, tracked_from=today)
-            self._announce_due(was_due)
+        self._announce_due()  # also a schedule kept from before due dates were published
 
     def record_check_in(self, checkin_id: UUID, held_on: date) -> None:
         """Count a check-in held on ``held_on``."""
-        was_due = self.due_on
         self._checked_in(checkin_id=checkin_id, held_on=held_on)
-        self._announce_due(was_due)
+        self._announce_due()
 
-    def _announce_due(self, was_due: date | None) -> None:
-        if self.due_on != was_due:
+    def _announce_due(self) -> None:
+        if self.due_on != getattr(self, "announced", None):
             self._scheduled(
                 tenant_id=self.tenant_id,
                 goal_id=self.goal_id,
@@ -199,6 +198,7 @@ class CheckInSchedule(Aggregate):
         last_check_in_on: date | None,
     ) -> None:
         self.due_on = due_on
+        self.announced = due_on
 
     @event("Overdue")
     def _overdue(
