@@ -300,13 +300,10 @@ class HistoryBuilder:
         if not self._publish_schedules:
             return
         cadence, first_day = goal.fields["cadence"], goal.fields["start_date"]
-        tracked = self._tracked.setdefault(goal.goal_id, {"from": on, "check_ins": [], "rhythm": (cadence, first_day),
-                                                          "due": None})
-        if tracked["rhythm"] != (cadence, first_day):
-            tracked.update({"from": on, "rhythm": (cadence, first_day)})
+        tracked = self._tracked.setdefault(goal.goal_id, {"check_ins": [], "due": None})
         if checked_in:
             tracked["check_ins"].append(on)
-        due = checkin_schedule.due_on(cadence, first_day, tracked["from"], tracked["check_ins"])
+        due = checkin_schedule.due_on(cadence, first_day, tracked["check_ins"])
         if due == tracked["due"]:
             return
         tracked["due"] = due

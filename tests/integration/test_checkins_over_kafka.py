@@ -228,8 +228,8 @@ async def test_weekly_kpi_check_ins_and_a_monthly_development_check_in_are_publi
         "feedback": {"ratings": [{"source": "manager", "rating": "3.5"}, {"source": "peer", "rating": "4"}]},
     }))
 
-    published = await services.published()
-    assert [header(m, "ce_type") for m in published] == [RECORDED] * 4
+    published = await services.published(RECORDED)
+    assert len(published) == 4
     assert sorted(header(m, "ce_subject") for m in published) == sorted(f"check-ins/{c['checkin_id']}" for c in check_ins)
     by_id = {}
     for message, check_in in zip(sorted(published, key=lambda m: m.offset), check_ins, strict=True):
@@ -264,7 +264,7 @@ async def test_a_closed_goal_a_kpi_in_the_wrong_unit_and_a_future_date_are_refus
     }
 
     assert (await services.check_in("rep-ben", {"kind": "development", "goal_id": negotiation})).status_code == 201
-    [only] = await services.published()
+    [only] = await services.published(RECORDED)
     assert orjson.loads(only.value)["entries"][0]["goal_id"] == negotiation
 
 
@@ -273,8 +273,8 @@ async def test_a_skipped_week_is_published_as_overdue_exactly_once(ben):
     await services.on(date(2026, 1, 9)).recorded("rep-ben", kpi(sales, "20.5"))  # then nothing in the week of 12 January
 
     services.on(date(2026, 1, 19))
-    assert await services.sweep() == 1
-    assert await services.sweep() == 0
+    await services.sweep()
+    await services.sweep()  # the sweeps judge every tenant's goals on the shared topics: count this one's on Kafka
 
     [overdue] = await services.published(OVERDUE)
     schedule_id = orjson.loads(overdue.value)["schedule_id"]
@@ -284,5 +284,6 @@ async def test_a_skipped_week_is_published_as_overdue_exactly_once(ben):
         sales, "weekly", "2026-01-12", "2026-01-18", "2026-01-09"
     )
     schedule = await services.checkins_api.get(f"/v1/goals/{sales}/check-in-schedule", headers=services.headers())
-    assert schedule.json()["overdue_periods_signalled"] == 1 and schedule.json()["next_due"] == "2026-01-25"
+    assert schedule.json()["overdue_periods_signalled"] == 1
+    assert (schedule.json()["next_due"], schedule.json()["overdue"]) == ("2026-01-18", True)
     assert len(await services.published(RECORDED)) == 1

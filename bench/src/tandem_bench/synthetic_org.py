@@ -686,8 +686,8 @@ class _Year:
             "held_by": held_by, "entries": entries,
         }, actor, self.g.planner.uuid(f"command/{checkin_id}"), version=1)
         for goal in goals:
-            # check-ins counted, overdue signalled, last check-in day, due dates published, the last one, tracked from
-            state = schedules.setdefault(goal.goal_id, [0, 0, -1, 0, None, day])
+            # check-ins counted, overdue signalled, last check-in day, due dates published, the last one
+            state = schedules.setdefault(goal.goal_id, [0, 0, -1, 0, None])
             state[0] += 1
             state[2] = day
             self._scheduled(goal, at, state)
@@ -696,8 +696,7 @@ class _Year:
     def _scheduled(self, goal: PlannedGoal, at: int, state: list[Any]) -> None:
         """The schedule publishes the day the next check-in is due by when it moves, by the check-ins service's rule."""
         base = self.cal.base
-        due = due_on(goal.cadence, base + timedelta(days=goal.start_day), base + timedelta(days=state[5]),
-                     [base + timedelta(days=state[2])])
+        due = due_on(goal.cadence, base + timedelta(days=goal.start_day), [base + timedelta(days=state[2])])
         if due == state[4]:
             return
         state[3] += 1

@@ -8,8 +8,9 @@ documents show them.
   most ``MAX_MAGNITUDE`` either way, with at most ``DECIMAL_PLACES`` places.
 - **Counts** (sessions, minutes, raters): integers from 0 to ``MAX_COUNT``.
 - **Days** (start, due, held on, obtained on, departed on): from ``EARLIEST_DAY`` to ``LATEST_DAY``.
-- **Ids** of people and tenants: printable ASCII letters, digits and ``. _ - @ +`` (tenants: no ``@ +``),
-  starting with a letter or digit; never ``:``, which separates them in the Kafka key ``tenant:employee``.
+- **Ids** of people: letters and digits of any script, and ``. _ - @ +``, starting with a letter, digit or ``_``;
+  tenants: ASCII letters, digits and ``. _ -``. Never ``:``, which separates them in the Kafka key
+  ``tenant:employee``, nor spaces, control or formatting characters (a right-to-left override, say).
 - **Text**: no control characters but tab, line feed and carriage return (PostgreSQL cannot store NUL).
 """
 
@@ -30,7 +31,7 @@ MAX_HOURS_PER_MONTH = Decimal(744)  # 31 days of 24 hours
 MAX_RATING_SCALE = Decimal(100)
 MAX_LIST = 200  # items of a list inside one event or request (entries, certifications, results, ...)
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]*$"
+ID_PATTERN = r"^\w[\w.@+\-]*$"
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 ID_MAX_LENGTH = 128
@@ -84,7 +85,7 @@ Day = Annotated[
 """A calendar day within the window goals live in."""
 
 PersonId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
-"""The id of an employee, manager, mentor or other actor: letters, digits and ``._-@+``, no ``:``."""
+"""The id of an employee, manager, mentor or other actor: letters and digits of any script and ``._-@+``."""
 
 TenantId = Annotated[str, Field(min_length=1, max_length=TENANT_MAX_LENGTH, pattern=TENANT_PATTERN)]
 """The id of an organisation: letters, digits and ``._-``, no ``:``."""

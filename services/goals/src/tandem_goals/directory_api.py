@@ -7,7 +7,6 @@ same event into this service's directory replica so the next request already see
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated
 
 from aiokafka.errors import KafkaError
@@ -16,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tandem_contracts.bounds import (
     ID_MAX_LENGTH,
     ID_PATTERN,
+    TEXT_PATTERN,
     Code,
+    Day,
     PersonId,
     Title,
     text,
@@ -101,8 +102,8 @@ def directory_router(directory: Directory, publisher: DirectPublisher, clock: Cl
     async def employee_departed(
         employee_id: EmployeeIdPath,
         request: CommandRequest = command,
-        departed_on: Annotated[date | None, Query(description="Defaults to today.")] = None,
-        reason: Annotated[str | None, Query(max_length=500)] = None,
+        departed_on: Annotated[Day | None, Query(description="Defaults to today.")] = None,
+        reason: Annotated[str | None, Query(max_length=500, pattern=TEXT_PATTERN)] = None,
     ) -> Accepted:
         """Publish ``EmployeeDeparted``: from now on no goal can be set for them."""
         now = clock.now()

@@ -1,7 +1,7 @@
 """The check-in schedule of one goal: when check-ins are due, and which periods were missed.
 
 A goal's cadence cuts time into periods from the goal's first day. The next check-in is due by the end of
-the period after the last one checked in (or of the period tracking began in): a check-in is overdue once
+the period after the last one checked in (or of the first period, before any): a check-in is overdue once
 that day has passed. A period that ends without a check-in is missed; the schedule signals it once, and
 never again. Periods that ended before this service started tracking the goal, or before its cadence or
 start last changed, are not judged (again). This is the one place that decides it: every other service
@@ -138,7 +138,7 @@ class CheckInSchedule(Aggregate):
         return self.due_on < today
 
     def _due(self) -> date:
-        return due_on(self.cadence, self.first_day, self.tracked_from, self.check_ins)
+        return due_on(self.cadence, self.first_day, self.check_ins)
 
     def missed_periods(self, today: date, until: date) -> list[tuple[date, date]]:
         """Periods that ended before ``today`` (and started by ``until``) with no check-in, not yet signalled."""
@@ -215,12 +215,11 @@ class CheckInSchedule(Aggregate):
         self.signalled.add(_key(cadence, period_start))
 
 
-def due_on(cadence: str, first_day: date, tracked_from: date, check_ins: list[date]) -> date:
+def due_on(cadence: str, first_day: date, check_ins: list[date]) -> date:
     """The day the next check-in is due by: the end of the period after the last one checked in, or of the
-    period tracking began in, whichever is later."""
-    tracked = max(0, period_of(cadence, first_day, tracked_from))
+    first period before any check-in."""
     checked = max((period_of(cadence, first_day, day) + 1 for day in check_ins), default=0)
-    return period_end(cadence, first_day, max(tracked, checked))
+    return period_end(cadence, first_day, max(0, checked))
 
 
 def _key(cadence: str, start: date) -> str:
