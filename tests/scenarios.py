@@ -28,6 +28,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import orjson
+
 from tandem_checkins.domain import schedule as checkin_schedule
 from tandem_contracts.base import AggregateEvent, IntegrationEvent
 from tandem_contracts.checkins import (

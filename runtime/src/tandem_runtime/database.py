@@ -10,8 +10,8 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tandem_contracts.directory import DIRECTORY_TOPIC, EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.directory import DIRECTORY_TOPIC, EmployeeDeparted, EmployeeUpserted
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.projection import Delivery
 

@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, tenant_header
 
 from tandem_projections.packet import review_packet
 from tandem_projections.pdf import render_packet_pdf
@@ -26,6 +25,7 @@ from tandem_projections.queries import (
 )
 from tandem_projections.read_side import ReadSide, RebuildRunning
 from tandem_projections.web import Pages
+from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, tenant_header
 
 Identifier = Annotated[str, Query(min_length=1, max_length=128)]
 TenantParameter = Annotated[str | None, Query(alias="tenant", min_length=1, max_length=64)]

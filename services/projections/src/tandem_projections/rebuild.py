@@ -32,7 +32,6 @@ from tandem_projections.read_model import (
     forget_facts_of,
     refill_department_rollups,
     refresh_all_cards,
-    refresh_cards,
 )
 from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import DatabaseURL, SQLDatabase

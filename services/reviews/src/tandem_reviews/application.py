@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from tandem_contracts.goals import attainment_percent
 from tandem_reviews.checkins_feed import KpiValues
 from tandem_reviews.domain import (
     VALUE_TYPES,
@@ -25,7 +26,6 @@ from tandem_reviews.domain import (
     ReviewRegister,
     ReviewRuleBroken,
 )
-from tandem_contracts.goals import attainment_percent
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.directory import Directory

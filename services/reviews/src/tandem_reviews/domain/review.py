@@ -14,7 +14,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from tandem_reviews.domain.errors import GoalNotReviewable, PlanIncomplete, ReviewAlreadyCompleted, ReviewRuleBroken, StepMissing
+from tandem_reviews.domain.errors import (
+    GoalNotReviewable,
+    PlanIncomplete,
+    ReviewAlreadyCompleted,
+    ReviewRuleBroken,
+    StepMissing,
+)
 from tandem_reviews.domain.values import (
     CapabilityGapFound,
     DevelopmentPayoff,
