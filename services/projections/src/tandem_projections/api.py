@@ -112,6 +112,7 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
             raise RequestRefused(422, "wait_for_version and wait_seconds go with wait_for_goal",
                                  field="wait_for_goal", rule="required_with_wait")
         run: Callable[..., Any]
+        args: tuple[Any, ...]
         if employee_id is not None:
             run, args = employee_dashboard, (tenant_id, employee_id, today())
         elif manager_id is not None:

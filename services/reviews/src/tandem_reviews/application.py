@@ -175,7 +175,7 @@ class ReviewsApplication(TandemApplication):
 
     def get_review(self, tenant_id: str, review_id: UUID) -> Review:
         try:
-            review = self.repository.get(review_id)
+            review: object = self.repository.get(review_id)
         except AggregateNotFoundError:
             raise ReviewNotFound(str(review_id)) from None
         if not isinstance(review, Review) or review.tenant_id != tenant_id:
@@ -184,7 +184,7 @@ class ReviewsApplication(TandemApplication):
 
     def _register(self, tenant_id: str, employee_id: str, cycle: str) -> ReviewRegister:
         try:
-            register = self.repository.get(ReviewRegister.id_for(tenant_id, employee_id, cycle))
+            register: object = self.repository.get(ReviewRegister.id_for(tenant_id, employee_id, cycle))
         except AggregateNotFoundError:
             return ReviewRegister(tenant_id=tenant_id, employee_id=employee_id, cycle=cycle)
         assert isinstance(register, ReviewRegister)
