@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := contracts/pyproject.toml runtime/pyproject.toml services/goals/pyproject.toml services/checkins/pyproject.toml services/reviews/pyproject.toml services/projections/pyproject.toml bench/pyproject.toml
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install run test bench chaos test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
+.PHONY: help install run lint test bench chaos test-fast test-integration test-e2e kafka-up kafka-down schemas schemas-check schemas-release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,12 @@ install: $(STAMP) ## create .venv with every package editable
 run: $(STAMP) ## start Kafka, the services and a demo organisation; Ctrl-C stops everything
 	bash deploy/local/run.sh
 
-test: $(STAMP) ## the whole suite: unit, then integration and e2e on a real Kafka (and PostgreSQL where installed)
+lint: $(STAMP) ## static checks: ruff over the code and tests, mypy over contracts, runtime and the services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) ## lint, then the whole suite: unit, then integration and e2e on a real Kafka (and PostgreSQL where installed)
+	$(MAKE) lint
 	bash deploy/local/kafka.sh resolve
 	$(PYTEST) tests
 

@@ -8,13 +8,13 @@ import copy
 
 import pytest
 from fastapi.testclient import TestClient
+
 from tandem_checkins.main import CheckInsSettings
 from tandem_checkins.main import build_service as build_checkins
 from tandem_contracts import bounds
 from tandem_contracts.goals import GoalSet, attainment_percent
 from tandem_goals.main import GoalsSettings
 from tandem_goals.main import build_service as build_goals
-
 from tests.examples import conversion_goal, employee
 
 

@@ -8,8 +8,17 @@ import pytest
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
 
 from tandem_goals.application import CloseGoal, GoalsApplication, GoalTemplate, LinkGoals, SetGoal
-from tandem_goals.domain import ActivityTargets, BehaviouralTarget, Budget, Capacity, GoalKind, GoalOutcome, Kpi, KpiDirection
-from tandem_goals.domain import LinkRationale
+from tandem_goals.domain import (
+    ActivityTargets,
+    BehaviouralTarget,
+    Budget,
+    Capacity,
+    GoalKind,
+    GoalOutcome,
+    Kpi,
+    KpiDirection,
+    LinkRationale,
+)
 from tandem_runtime.database import SQLiteDatabase
 from tandem_runtime.directory import Directory
 from tandem_runtime.eventstore import CommandContext

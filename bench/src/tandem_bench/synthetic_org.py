@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import random
 import time
-from hashlib import sha1
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from hashlib import sha1
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.checkins import CheckInOverdue, CheckInRecorded, CheckInScheduled
 from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
-from tandem_contracts.reviews import ReviewCompleted
 from tandem_contracts.goals import GoalClosed, GoalLinked, GoalRevised, GoalSet, GoalUnlinked
+from tandem_contracts.reviews import ReviewCompleted
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
     model.event_type: model

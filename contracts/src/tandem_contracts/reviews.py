@@ -8,7 +8,19 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts.base import AggregateEvent
-from tandem_contracts.bounds import MAX_LIST, Amount, Day, Hours, Label, Note, PersonId, Rating, RatingScale, Title, text
+from tandem_contracts.bounds import (
+    MAX_LIST,
+    Amount,
+    Day,
+    Hours,
+    Label,
+    Note,
+    PersonId,
+    Rating,
+    RatingScale,
+    Title,
+    text,
+)
 from tandem_contracts.goals import ActivityTargets, BehaviouralTarget, Budget, KpiDirection, LinkRationale
 
 REVIEWS_TOPIC = "tandem.reviews.v1"

@@ -10,8 +10,8 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,10 +103,12 @@ class DatabaseURL:
 
 
 class Cursor(Protocol):
-    rowcount: int
+    # Read-only and positional, as sqlite3's and psycopg's cursors declare them.
+    @property
+    def rowcount(self) -> int: ...
 
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -134,6 +136,7 @@ class SQLDatabase(ABC):
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @abstractmethod
     def make_durable(self) -> None:
         """Make sure everything committed so far survives an operating-system crash (see ``durable``)."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from tandem_contracts.directory import DIRECTORY_TOPIC, EmployeeDeparted, EmployeeUpserted
 from tandem_contracts.base import IntegrationEvent
+from tandem_contracts.directory import DIRECTORY_TOPIC, EmployeeDeparted, EmployeeUpserted
 from tandem_runtime.database import Cursor, SQLDatabase
 from tandem_runtime.projection import Delivery
 
@@ -46,6 +47,11 @@ class Employee:
     organization: str | None
     job_title: str | None
     departed: bool
+
+
+def _employee(row: Sequence[Any]) -> Employee:
+    tenant_id, employee_id, display_name, manager_id, department, organization, job_title, departed = row
+    return Employee(tenant_id, employee_id, display_name, manager_id, department, organization, job_title, bool(departed))
 
 
 def _microseconds(at: datetime) -> int:
@@ -120,7 +126,7 @@ class Directory:
                 (tenant_id, employee_id),
             )
             row = cursor.fetchone()
-        return Employee(*row[:7], departed=bool(row[7])) if row else None
+        return _employee(row) if row else None
 
     def employees(self, tenant_id: str, employee_ids: Sequence[str]) -> dict[str, Employee]:
         """The records of many employees at once (those the directory knows)."""
@@ -137,7 +143,7 @@ class Directory:
                     (tenant_id, *chunk),
                 )
                 for row in cursor.fetchall():
-                    found[row[1]] = Employee(*row[:7], departed=bool(row[7]))
+                    found[row[1]] = _employee(row)
         return found
 
     def reports_of(self, tenant_id: str, manager_id: str, *, transitive: bool = False) -> list[str]:

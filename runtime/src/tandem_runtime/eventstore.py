@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 
 from tandem_runtime.database import DatabaseURL
@@ -130,14 +130,23 @@ class TandemApplication(Application[UUID]):
         for listener in self._on_recorded:
             listener(highest)
 
-    def save(self, *aggregates: Aggregate, context: CommandContext | None = None) -> list[Recording[UUID]]:
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        context: CommandContext | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
         """Store the aggregates' pending events in one transaction, each stamped with the command context."""
-        # Collected here rather than by ProcessingEvent.collect_events, whose runtime Protocol checks cost
-        # more than the rest of a save when a cascade saves thousands of aggregates.
+        # Aggregates are collected here rather than by ProcessingEvent.collect_events, whose runtime Protocol
+        # checks cost more than the rest of a save when a cascade saves thousands of aggregates.
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
-        for aggregate in aggregates:
-            processing_event.aggregates[aggregate.id] = aggregate
-            processing_event.events.extend(aggregate.collect_events())
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.aggregates[obj.id] = obj
+                processing_event.events.extend(obj.collect_events())
+            else:
+                processing_event.collect_events(obj)  # what else the library accepts: an event, or None
+        processing_event.saved_kwargs.update(kwargs)
         processing_event.saved_kwargs["command_context"] = context
         recordings = self._record(processing_event)
         if recordings and self.flusher is not None:
@@ -192,7 +201,7 @@ class TandemApplication(Application[UUID]):
 
     def _replay(self, request_key: RequestKey) -> dict[str, Any] | None:
         try:
-            record = self.repository.get(request_key.record_id)
+            record: object = self.repository.get(request_key.record_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotentRequest)

@@ -129,7 +129,7 @@ def expected_version(if_match: str | None) -> int | None:
     return int(text)
 
 
-def command_headers(default_tenant: str) -> Callable[..., CommandRequest]:
+def command_headers(default_tenant: str) -> Callable[..., Awaitable[CommandRequest]]:
     """A FastAPI dependency that reads the command headers; requests without a tenant get ``default_tenant``."""
 
     # async: it only reads headers, and a plain def would cost every command a worker-thread hop.
@@ -156,7 +156,7 @@ def command_headers(default_tenant: str) -> Callable[..., CommandRequest]:
     return read
 
 
-def tenant_header(default_tenant: str) -> Callable[..., str]:
+def tenant_header(default_tenant: str) -> Callable[..., Awaitable[str]]:
     """A FastAPI dependency for queries: the ``X-Tenant-ID`` header, or ``default_tenant``."""
 
     async def read(tenant: TenantHeader = None) -> str:

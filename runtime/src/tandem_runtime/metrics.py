@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -11,7 +13,7 @@ class Metrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self.registry = CollectorRegistry()
-        labels = {"registry": self.registry}
+        labels: dict[str, Any] = {"registry": self.registry}
         self.http_requests = Counter(
             "tandem_http_requests", "HTTP requests answered.", ["method", "route", "status"], **labels
         )

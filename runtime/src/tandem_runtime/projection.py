@@ -20,13 +20,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.envelope import Envelope, Headline, decode
 from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import Cursor, SQLDatabase
@@ -47,25 +46,37 @@ class Delivery:
     partition: int
     offset: int
     envelope: Envelope | Headline  # a fast decoder's headline carries id, type, subject, tenant and sequence
-    event: IntegrationEvent | Any  # what the read model's decoder gives: a contracts model, or plain data
+    event: Any  # what the read model's decoder gives: a contracts model (IntegrationEvent), or plain data
 
 
 class ReadModel(Protocol):
     """A projection's tables and how events change them."""
 
-    name: str
-    topics: tuple[str, ...]
+    # Read-only, so a class attribute such as ``topics = (GOALS,)`` satisfies them.
+    @property
+    def name(self) -> str: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
     # Optional: ``tracks_streams = False`` (see ProjectionStore), ``decode`` (headers, value) → (Envelope, event), defaulting to the validating contracts decoder,
     # and ``malformed``, the errors ``apply`` raises on data the fast decoder let through (any error isolates its
-    # event; these are counted as malformed rather than unapplicable). A read model may
-    # also offer ``gather()``, a fresh collector of rows with ``add(event_type, event)``, and
-    # ``apply_gathered(cursor, gathered)``: a replay then keeps a batch's rows instead of its decoded events.
+    # event; these are counted as malformed rather than unapplicable). A read model may also be ``GathersRows``.
 
     def create_schema(self, cursor: Cursor) -> None:
         """Create the read model's tables if they do not exist."""
 
     def apply(self, cursor: Cursor, deliveries: Sequence[Delivery]) -> None:
         """Apply new events, in delivery order, inside the batch's transaction."""
+
+
+@runtime_checkable
+class GathersRows(Protocol):
+    """A read model whose replay keeps a batch's rows instead of its decoded events."""
+
+    def gather(self) -> Any:
+        """A fresh collector of rows, with ``add(event_type, event)``."""
+
+    def apply_gathered(self, cursor: Cursor, gathered: Any) -> None:
+        """Write what a collector from ``gather()`` holds, inside the batch's transaction."""
 
 
 @dataclass
@@ -136,12 +147,15 @@ class ProjectionStore:
         Nothing is filtered here, so every one of those offsets must be past the tracked positions: for a
         replay that started from them and is their only writer. Raises ``RuntimeError`` if one is not.
         """
+        read_model = self.read_model
+        if not isinstance(read_model, GathersRows):
+            raise TypeError(f"read model {read_model.name} gathers no rows")
         with self.database.transaction() as cursor:
             stored = self._stored_offsets(cursor, set(fetched))
             overlap = sorted(tp for tp, (first, _) in fetched.items() if first <= stored.get(tp, -1))
             if overlap:
                 raise RuntimeError(f"another writer has applied offsets of {overlap} meanwhile")
-            self.read_model.apply_gathered(cursor, gathered)
+            read_model.apply_gathered(cursor, gathered)
             self._advance(cursor, {tp: last for tp, (_, last) in fetched.items()}, stored)
 
     def _advance(self, cursor: Cursor, consumed: dict[tuple[str, int], int], stored: dict[tuple[str, int], int]) -> None:
@@ -303,6 +317,7 @@ class _SeekToTrackedPositions(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         runner = self._runner
+        assert runner.consumer is not None, "the runner's consumer calls this listener"
         positions = await runner.thread.run(runner.store.positions)
         untracked = []
         for tp in assigned:
@@ -425,6 +440,7 @@ class ProjectionRunner:
                 try:
                     envelope, event = self._decode(message.headers, message.value)
                 except Exception as error:  # a decoder's bug on odd input is the message's poison all the same
+                    assert self._dead_letters is not None, "start() first"
                     await self._dead_letters.send(message, error, UNDECODABLE)
                     outcome.dead_lettered += 1
                 else:
@@ -435,9 +451,10 @@ class ProjectionRunner:
         outcome.applied, outcome.duplicates, rejected = await self.thread.run(
             self.store.apply_isolating, deliveries, consumed
         )
-        for delivery, error in rejected:
-            await self._dead_letters.send(sources[id(delivery)], error,
-                                          MALFORMED if isinstance(error, self._malformed) else UNAPPLICABLE)
+        for delivery, failure in rejected:
+            assert self._dead_letters is not None, "start() first"
+            await self._dead_letters.send(sources[id(delivery)], failure,
+                                          MALFORMED if isinstance(failure, self._malformed) else UNAPPLICABLE)
             outcome.dead_lettered += 1
         self._commit_beside({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         self.batches += 1
@@ -468,7 +485,7 @@ class ProjectionRunner:
 
     def _record_metrics(self, records: dict[TopicPartition, list[ConsumerRecord]], outcome: BatchOutcome, seconds: float) -> None:
         metrics = self._metrics
-        assert metrics is not None
+        assert metrics is not None and self.consumer is not None
         metrics.projection_batch_seconds.observe(seconds)
         topic = next(iter(records)).topic if len(records) == 1 else "all"
         metrics.projection_events.labels(topic, "applied").inc(outcome.applied)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg
 import psycopg.errors
-import sqlite3
 from aiokafka.errors import KafkaError
 
 # Database errors that pass: a lost connection, a timeout, a locked file. Anything else is a bug.

@@ -9,6 +9,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+
+from tandem_checkins import domain
+from tandem_checkins.application import (
+    CheckInNotFound,
+    CheckInsApplication,
+    RecordCheckIn,
+)
+from tandem_checkins.outbound import entry_contract
 from tandem_contracts import checkins as contract
 from tandem_contracts.bounds import Amount, Day, Note, PersonId, Rating, text
 from tandem_runtime.blocking import CommandEndpoint
@@ -21,14 +29,6 @@ from tandem_runtime.http import (
     command_headers,
     tenant_header,
 )
-
-from tandem_checkins import domain
-from tandem_checkins.application import (
-    CheckInNotFound,
-    CheckInsApplication,
-    RecordCheckIn,
-)
-from tandem_checkins.outbound import entry_contract
 
 
 class _Body(BaseModel):

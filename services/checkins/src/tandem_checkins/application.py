@@ -245,7 +245,7 @@ class CheckInsApplication(TandemApplication):
     def get_check_in(self, tenant_id: str, checkin_id: UUID) -> CheckIn:
         """The check-in, or ``CheckInNotFound``."""
         try:
-            check_in = self.repository.get(checkin_id)
+            check_in: object = self.repository.get(checkin_id)
         except AggregateNotFoundError:
             raise CheckInNotFound(str(checkin_id)) from None
         if not isinstance(check_in, CheckIn) or check_in.tenant_id != tenant_id:
@@ -257,7 +257,7 @@ class CheckInsApplication(TandemApplication):
         ids: dict[UUID, None] = {}
         for facts in self.goals.goals_of(tenant_id, employee_id):
             try:
-                schedule = self.repository.get(CheckInSchedule.id_for(tenant_id, facts.goal_id))
+                schedule: CheckInSchedule = self.repository.get(CheckInSchedule.id_for(tenant_id, facts.goal_id))
             except AggregateNotFoundError:
                 continue
             ids.update(dict.fromkeys(schedule.checkin_ids))
@@ -284,7 +284,7 @@ class CheckInsApplication(TandemApplication):
     def _schedule(self, facts: GoalFacts, today: date) -> CheckInSchedule:
         """The goal's schedule; a new one holds nobody to periods that ended before ``today``."""
         try:
-            schedule = self.repository.get(CheckInSchedule.id_for(facts.tenant_id, facts.goal_id))
+            schedule: object = self.repository.get(CheckInSchedule.id_for(facts.tenant_id, facts.goal_id))
             assert isinstance(schedule, CheckInSchedule)
             return schedule
         except AggregateNotFoundError:

@@ -32,7 +32,6 @@ from tandem_runtime.service import Supervisor, serve
 from tandem_runtime.settings import ServiceSettings
 from tandem_runtime.topics import ensure_topics
 
-
 log = logging.getLogger(__name__)
 
 

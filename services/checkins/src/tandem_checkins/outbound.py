@@ -44,7 +44,7 @@ def feedback_summary(ratings: tuple[Rating, ...]) -> list[dict[str, Any]]:
             {
                 "source": source.value,
                 "count": len(values),
-                "average": (sum(values) / len(values)).quantize(Decimal("0.01")) if not anonymous or enough else None,
+                "average": (sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.01")) if not anonymous or enough else None,
                 "ratings": () if anonymous else tuple(values),
             }
         )

@@ -26,18 +26,6 @@ from tandem_contracts.bounds import (
     Title,
     text,
 )
-from tandem_runtime.blocking import CommandEndpoint
-from tandem_runtime.eventstore import Executed
-from tandem_runtime.http import (
-    PROBLEM_RESPONSES,
-    CommandRequest,
-    RequestRefused,
-    command_answer,
-    command_headers,
-    expected_version,
-    tenant_header,
-)
-
 from tandem_goals import domain
 from tandem_goals.application import (
     MAX_CASCADE,
@@ -51,6 +39,17 @@ from tandem_goals.application import (
     SetGoal,
     StaleVersion,
     UnlinkGoals,
+)
+from tandem_runtime.blocking import CommandEndpoint
+from tandem_runtime.eventstore import Executed
+from tandem_runtime.http import (
+    PROBLEM_RESPONSES,
+    CommandRequest,
+    RequestRefused,
+    command_answer,
+    command_headers,
+    expected_version,
+    tenant_header,
 )
 
 IfMatchHeader = Annotated[

@@ -460,7 +460,7 @@ class GoalsApplication(TandemApplication):
 
     def _cascade_ledger(self, tenant_id: str) -> CascadeLedger:
         try:
-            ledger = self.repository.get(CascadeLedger.id_for(tenant_id))
+            ledger: object = self.repository.get(CascadeLedger.id_for(tenant_id))
         except AggregateNotFoundError:
             return CascadeLedger(tenant_id=tenant_id)
         assert isinstance(ledger, CascadeLedger)
@@ -468,7 +468,7 @@ class GoalsApplication(TandemApplication):
 
     def _work_plan(self, tenant_id: str, employee_id: str) -> WorkPlan | None:
         try:
-            plan = self.repository.get(WorkPlan.id_for(tenant_id, employee_id))
+            plan: object = self.repository.get(WorkPlan.id_for(tenant_id, employee_id))
         except AggregateNotFoundError:
             return None
         return plan if isinstance(plan, WorkPlan) else None
@@ -508,7 +508,7 @@ class GoalsApplication(TandemApplication):
 
     def _find(self, tenant_id: str, goal_id: UUID, version: int | None = None) -> Goal | None:
         try:
-            goal = self.repository.get(goal_id, version=version)
+            goal: object = self.repository.get(goal_id, version=version)
         except AggregateNotFoundError:
             return None
         return goal if isinstance(goal, Goal) and goal.tenant_id == tenant_id else None

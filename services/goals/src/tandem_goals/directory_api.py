@@ -12,6 +12,7 @@ from typing import Annotated
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
 from tandem_contracts.bounds import (
     ID_MAX_LENGTH,
     ID_PATTERN,

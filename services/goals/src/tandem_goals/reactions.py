@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from tandem_contracts.envelope import Envelope
 from tandem_contracts.reviews import REVIEWS_TOPIC, ReviewCompleted
 from tandem_goals.application import GoalsApplication
 from tandem_runtime.database import Cursor
@@ -35,11 +36,13 @@ class NextCyclePlanner:
             review = delivery.event
             if not isinstance(review, ReviewCompleted) or not review.plan:
                 continue
+            envelope = delivery.envelope
+            assert isinstance(envelope, Envelope)  # the default decoder's: this planner declares no fast one
             context = CommandContext(
                 actor=review.actor,
-                correlation_id=delivery.envelope.correlation_id or str(review.review_id),
-                causation_id=delivery.envelope.id,
-                traceparent=delivery.envelope.traceparent,
+                correlation_id=envelope.correlation_id or str(review.review_id),
+                causation_id=envelope.id,
+                traceparent=envelope.traceparent,
             )
             created, refused = self.application.plan_next_cycle(review, context)
             log.info("review %s: %d draft goals set, %d refused", review.review_id, created, len(refused))

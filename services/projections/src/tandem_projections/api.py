@@ -12,7 +12,6 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, tenant_header
 
 from tandem_contracts.bounds import ID_MAX_LENGTH, ID_PATTERN
 from tandem_projections.packet import review_packet
@@ -34,6 +33,7 @@ from tandem_projections.views import (
     ReviewPacket,
 )
 from tandem_projections.web import Pages
+from tandem_runtime.http import PROBLEM_RESPONSES, RequestRefused, tenant_header
 
 Identifier = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 TenantParameter = Annotated[str | None, Query(alias="tenant", min_length=1, max_length=64)]
@@ -132,6 +132,7 @@ def read_router(read_side: ReadSide, today: Callable[[], date], pages: Pages, de
             raise RequestRefused(422, "wait_for_version and wait_seconds go with wait_for_goal",
                                  field="wait_for_goal", rule="required_with_wait")
         run: Callable[..., Any]
+        args: tuple[Any, ...]
         if employee_id is not None:
             run, args = employee_dashboard, (tenant_id, employee_id, today())
         elif manager_id is not None:

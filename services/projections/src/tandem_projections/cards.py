@@ -40,7 +40,7 @@ class Facts:
 
 def index_links(facts: Facts) -> None:
     """Index the links by the goals at either end, in link-id order."""
-    for link in sorted(facts.links, key=lambda l: l["link_id"]):
+    for link in sorted(facts.links, key=lambda link: link["link_id"]):
         facts.links_to[link["performance_goal_id"]].append(link)
         facts.links_from[link["development_goal_id"]].append(link)
 

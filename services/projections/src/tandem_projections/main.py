@@ -19,8 +19,8 @@ from tandem_projections.read_side import ReadSide
 from tandem_projections.rebuild import StoreGenerations, rebuild
 from tandem_projections.web import Pages
 from tandem_runtime.clock import Clock
-from tandem_runtime.kafka import make_producer
 from tandem_runtime.http import install_operational_routes
+from tandem_runtime.kafka import make_producer
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.service import Supervisor, serve
 from tandem_runtime.settings import ServiceSettings

@@ -137,7 +137,7 @@ def team_dashboard_json(cursor: Cursor, tenant_id: str, manager_id: str, today: 
     rows = sorted((row[1:] for row in found if row[0] == 0), key=lambda row: (row[0], row[1]))
     overdue = sorted(row[1] for row in found if row[0] == 1)
     summaries = [row[2] for row in rows]
-    sums = [sum(column) for column in zip(*(row[3:] for row in rows))] if rows else [0] * len(COUNTERS)
+    sums = [sum(column) for column in zip(*(row[3:] for row in rows), strict=True)] if rows else [0] * len(COUNTERS)
     employees = len(rows)
     cursor.execute(
         "SELECT display_name, job_title, department FROM rm_people WHERE tenant_id = ? AND employee_id = ?",

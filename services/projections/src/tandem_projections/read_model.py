@@ -578,9 +578,9 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
         f" UNION SELECT {', '.join(names)} FROM rm_links WHERE tenant_id = ? AND performance_owner_id IN ({marks})",
         (tenant, *employee_ids, tenant, *employee_ids),
     )
-    facts.links = sorted((dict(zip(names, row, strict=True)) for row in cursor.fetchall()), key=lambda l: l["link_id"])
+    facts.links = sorted((dict(zip(names, row, strict=True)) for row in cursor.fetchall()), key=lambda link: link["link_id"])
     index_links(facts)
-    elsewhere = {(tenant, l[k]) for l in facts.links for k in ("development_goal_id", "performance_goal_id")}
+    elsewhere = {(tenant, link[k]) for link in facts.links for k in ("development_goal_id", "performance_goal_id")}
     elsewhere = {key for key in elsewhere if key[1] not in facts.goals}
     facts.goals.update({goal_id: goal for (_, goal_id), goal in stored.load_goal_documents(cursor, elsewhere).items()})
     owners = set(employee_ids)
@@ -601,7 +601,7 @@ def load_facts(cursor: Cursor, tenant: str, employee_ids: list[str], *, recent: 
             kpi_rows = _recent_kpi_checkins(cursor, tenant, chunk, recent, facts.kpi_counts)
             kpi_names = _RECENT_KPI_NAMES
         for goal_id, *values in kpi_rows:
-            facts.kpi_checkins[goal_id].append(dict(zip(kpi_names, values)))
+            facts.kpi_checkins[goal_id].append(dict(zip(kpi_names, values, strict=True)))
         for goal_id, checkin_id, held_on, entry in _rows_of_goals(
             cursor, "rm_development_checkins", "goal_id, checkin_id, held_on, entry", tenant, chunk
         ):

@@ -25,6 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
+from tandem_contracts.envelope import decode as contracts_decode
 from tandem_projections.facts import Employee
 from tandem_projections.read_model import (
     DashboardsReadModel,
@@ -32,7 +33,6 @@ from tandem_projections.read_model import (
     forget_facts_of,
     refill_department_rollups,
     refresh_all_cards,
-    refresh_cards,
 )
 from tandem_runtime.blocking import OwnThread
 from tandem_runtime.database import DatabaseURL, SQLDatabase
@@ -149,7 +149,7 @@ async def replay(
     processing dead-lettered is skipped here the same way: a batch that fails is applied an event at a time.
     """
     read_model = store.read_model
-    decode = getattr(read_model, "decode")
+    decode = getattr(read_model, "decode", contracts_decode)  # the default the live runner uses too
     gather = getattr(read_model, "gather", None)
     # Inside the running service (a rebuild's catch-up), the batches must not queue behind its queries.
     thread = OwnThread(f"replay-{read_model.name}")
@@ -219,6 +219,7 @@ async def replay(
             # Each event becomes the read model's rows as soon as it is decoded, and only the rows wait for the
             # batch's transaction: a batch of decoded events kept until then outgrew the processor's caches,
             # and the allocator handed their memory back to the system and faulted it in again every batch.
+            assert gather is not None, "called only for a read model that gathers"
             gathered = gather()
             skipped = 0
             for _, messages in fetched:
@@ -369,6 +370,7 @@ async def rebuild_store(
     parallel = workers > 1 and database_url is not None and not DatabaseURL.parse(database_url).is_memory
     unbuildable: dict[Employee, str] = {}  # whose cards fail on facts live processing did not keep
     if parallel:
+        assert database_url is not None  # parallel implies it
         ProjectionStore(database, DashboardsReadModel(defer_cards=True))  # the schema, made once
         applied, skipped, cards, replay_seconds = await asyncio.to_thread(
             _rebuild_in_processes, database, database_url, bootstrap_servers, workers, progress, cards_progress,

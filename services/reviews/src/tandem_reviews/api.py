@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
+
 from tandem_contracts import goals as goal_contract
 from tandem_contracts import reviews as contract
 from tandem_contracts.bounds import (
@@ -24,6 +25,14 @@ from tandem_contracts.bounds import (
     Title,
     text,
 )
+from tandem_reviews import domain
+from tandem_reviews.application import (
+    GoalAssessment,
+    ReviewNotFound,
+    ReviewsApplication,
+    StaleReview,
+    StartReview,
+)
 from tandem_runtime.eventstore import Executed
 from tandem_runtime.http import (
     PROBLEM_RESPONSES,
@@ -33,15 +42,6 @@ from tandem_runtime.http import (
     command_headers,
     expected_version,
     tenant_header,
-)
-
-from tandem_reviews import domain
-from tandem_reviews.application import (
-    GoalAssessment,
-    ReviewNotFound,
-    ReviewsApplication,
-    StaleReview,
-    StartReview,
 )
 
 IfMatchHeader = Annotated[str | None, Header(alias="If-Match", max_length=40, description='The version you read, e.g. "3".')]

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from tandem_contracts.goals import attainment_percent
 from tandem_reviews.checkins_feed import KpiValues
 from tandem_reviews.domain import (
     VALUE_TYPES,
@@ -25,7 +26,6 @@ from tandem_reviews.domain import (
     ReviewRegister,
     ReviewRuleBroken,
 )
-from tandem_contracts.goals import attainment_percent
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import DatabaseURL
 from tandem_runtime.directory import Directory
@@ -176,7 +176,7 @@ class ReviewsApplication(TandemApplication):
     def get_review(self, tenant_id: str, review_id: UUID, version: int | None = None) -> Review:
         """The review (as it stood at ``version``, if given), or ``ReviewNotFound`` in this tenant."""
         try:
-            review = self.repository.get(review_id, version=version)
+            review: object = self.repository.get(review_id, version=version)
         except AggregateNotFoundError:
             raise ReviewNotFound(str(review_id)) from None
         if not isinstance(review, Review) or review.tenant_id != tenant_id:
@@ -185,7 +185,7 @@ class ReviewsApplication(TandemApplication):
 
     def _register(self, tenant_id: str, employee_id: str, cycle: str) -> ReviewRegister:
         try:
-            register = self.repository.get(ReviewRegister.id_for(tenant_id, employee_id, cycle))
+            register: object = self.repository.get(ReviewRegister.id_for(tenant_id, employee_id, cycle))
         except AggregateNotFoundError:
             return ReviewRegister(tenant_id=tenant_id, employee_id=employee_id, cycle=cycle)
         assert isinstance(register, ReviewRegister)

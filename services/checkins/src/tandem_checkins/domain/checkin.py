@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -30,6 +31,9 @@ Entry = PerformanceEntry | DevelopmentEntry
 
 class CheckIn(Aggregate):
     """A check-in held with one employee, covering one or more of their goals."""
+
+    if TYPE_CHECKING:  # the @event decorators below make these classes at run time; declared for the type checker
+        Recorded: ClassVar[type[Aggregate.Created]]
 
     @staticmethod
     def create_id(checkin_id: UUID) -> UUID:

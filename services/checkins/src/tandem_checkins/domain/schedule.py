@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -59,6 +60,10 @@ def period_end(cadence: str, first_day: date, index: int) -> date:
 
 class CheckInSchedule(Aggregate):
     """One goal's check-in rhythm: the check-ins held, and the missed periods already signalled."""
+
+    if TYPE_CHECKING:  # the @event decorators below make these classes at run time; declared for the type checker
+        Scheduled: ClassVar[type[Aggregate.Event]]
+        Overdue: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
     def create_id(tenant_id: str, goal_id: UUID) -> UUID:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -77,6 +77,13 @@ def _member(name: str, value: Any) -> Any:
 
 class Goal(Aggregate):
     """A SMART goal of one employee in one cycle."""
+
+    if TYPE_CHECKING:  # the @event decorators below make these classes at run time; declared for the type checker
+        Set: ClassVar[type[Aggregate.Created]]
+        Revised: ClassVar[type[Aggregate.Event]]
+        Linked: ClassVar[type[Aggregate.Event]]
+        Unlinked: ClassVar[type[Aggregate.Event]]
+        Closed: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
     def create_id(goal_id: UUID) -> UUID:

@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from tandem_reviews.domain.errors import GoalNotReviewable, PlanIncomplete, ReviewAlreadyCompleted, ReviewRuleBroken, StepMissing
+from tandem_reviews.domain.errors import (
+    GoalNotReviewable,
+    PlanIncomplete,
+    ReviewAlreadyCompleted,
+    ReviewRuleBroken,
+    StepMissing,
+)
 from tandem_reviews.domain.values import (
     CapabilityGapFound,
     DevelopmentPayoff,
@@ -22,6 +29,7 @@ from tandem_reviews.domain.values import (
     GoalRef,
     PerformanceResult,
     PlannedDevelopmentGoal,
+    StepItem,
 )
 
 STEPS = ("performance", "connections", "development")
@@ -29,6 +37,10 @@ STEPS = ("performance", "connections", "development")
 
 class Review(Aggregate):
     """A review of one employee's cycle by a reviewer (normally the manager)."""
+
+    if TYPE_CHECKING:  # the @event decorators below make these classes at run time; declared for the type checker
+        Started: ClassVar[type[Aggregate.Created]]
+        Completed: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
     def create_id(review_id: UUID) -> UUID:
@@ -111,7 +123,7 @@ class Review(Aggregate):
         for index, payoff in enumerate(payoffs):
             self._own(goals, payoff.development_goal_id, "development", f"payoffs.{index}.development_goal_id")
             self._own(goals, payoff.performance_goal_id, "performance", f"payoffs.{index}.performance_goal_id")
-        content = {"gaps": tuple(gaps), "payoffs": tuple(payoffs)}
+        content: dict[str, tuple[StepItem, ...]] = {"gaps": tuple(gaps), "payoffs": tuple(payoffs)}
         self._step_recorded(step="connections", content=content, occurred_at=occurred_at)
 
     def record_development(
@@ -146,7 +158,7 @@ class Review(Aggregate):
                 raise PlanIncomplete("a planned goal is measured by activity or behavioural targets", f"{where}.activity_targets")
             if behaviour is not None and behaviour.target_rating > behaviour.rating_scale_max:
                 raise PlanIncomplete("the target rating is above the rating scale", f"{where}.behavioural_target.target_rating")
-        content = {"results": tuple(results), "plan": tuple(plan)}
+        content: dict[str, tuple[StepItem, ...]] = {"results": tuple(results), "plan": tuple(plan)}
         self._step_recorded(step="development", content=content, occurred_at=occurred_at)
 
     def complete(self, completed_by: str, occurred_at: datetime) -> None:
@@ -199,12 +211,12 @@ class Review(Aggregate):
         self.rating_scale_max = rating_scale_max
         self.corrects_review_id = corrects_review_id
         self.started_at = occurred_at
-        self.steps: dict[str, dict[str, tuple[object, ...]]] = {}
+        self.steps: dict[str, dict[str, tuple[StepItem, ...]]] = {}
         self.completed = False
         self.completed_at: datetime | None = None
 
     @event("StepRecorded")
-    def _step_recorded(self, step: str, content: dict[str, tuple[object, ...]], occurred_at: datetime) -> None:
+    def _step_recorded(self, step: str, content: dict[str, tuple[StepItem, ...]], occurred_at: datetime) -> None:
         self.steps[step] = {name: tuple(items) for name, items in content.items()}
 
     @event("Completed")
@@ -219,7 +231,7 @@ class Review(Aggregate):
         reviewer_id: str,
         rating_scale_max: Decimal,
         corrects_review_id: UUID | None,
-        steps: dict[str, dict[str, tuple[object, ...]]],
+        steps: dict[str, dict[str, tuple[StepItem, ...]]],
     ) -> None:
         self.completed = True
         self.completed_at = occurred_at

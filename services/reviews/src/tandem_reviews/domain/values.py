@@ -112,3 +112,7 @@ VALUE_TYPES = (
     Budget, PlannedDevelopmentGoal,
 )
 
+
+
+# What a review's step holds, by part: the values above.
+StepItem = PerformanceResult | CapabilityGapFound | DevelopmentPayoff | DevelopmentResult | PlannedDevelopmentGoal
