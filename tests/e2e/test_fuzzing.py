@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings

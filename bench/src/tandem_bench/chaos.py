@@ -268,7 +268,7 @@ class Story:
         for batch in batches:
             queue = list(batch)
 
-            async def worker() -> None:
+            async def worker(queue: list[Any] = queue) -> None:
                 nonlocal done
                 while queue:
                     await work(queue.pop(0))

@@ -20,13 +20,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from tandem_contracts.bounds import (
     ID_MAX_LENGTH,
     ID_PATTERN,
     TENANT_MAX_LENGTH,
     TENANT_PATTERN,
 )
-
 from tandem_runtime.eventstore import CommandContext, ConcurrentChange
 from tandem_runtime.idempotency import IdempotencyKeyReused, RequestKey
 from tandem_runtime.metrics import Metrics
@@ -352,16 +352,17 @@ def _document_problems(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = generate()
-            schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            schemas.update(schema.pop("$defs", {}), Problem=schema)
-            for operation in (operation for path in document.get("paths", {}).values() for operation in path.values()):
-                if "requestBody" in operation:
-                    for status, answer in BODY_PROBLEM_RESPONSES.items():
-                        operation["responses"].setdefault(str(status), answer)
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # FastAPI keeps it as app.openapi_schema, which is changed in place here
+        schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(schema.pop("$defs", {}), Problem=schema)
+        for operation in (operation for path in document.get("paths", {}).values() for operation in path.values()):
+            if "requestBody" in operation:
+                for status, answer in BODY_PROBLEM_RESPONSES.items():
+                    operation["responses"].setdefault(str(status), answer)
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+
 from tandem_contracts import goals as contract
 from tandem_contracts.bounds import (
     ID_MAX_LENGTH,
