@@ -110,3 +110,40 @@ async def test_every_event_is_published_once_in_log_order(batch_size: int):
     assert [event_id for event_id, _ in producer.sent] == in_log_order
     assert under_test.state.published == 23
     assert storage.load_position("goals") == ids[-1]
+
+
+class TopicRecordingProducer:
+    """Acknowledges every send at once and keeps each one's topic and headers."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, bytes]]] = []
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        self.sent.append((topic, dict(headers)))
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivery.set_result(None)
+        return delivery
+
+
+async def test_a_stored_event_that_no_longer_makes_a_valid_contract_is_set_aside_and_the_rest_go_on():
+    application = application_with_goals(5)
+    ids, in_log_order = log_of(application)
+    beyond = in_log_order[2]
+
+    def translate(domain_event, context):
+        event = to_integration_event(domain_event, context)
+        if event is not None and stable_event_id(domain_event.originator_id, domain_event.originator_version) == beyond:
+            raise ValueError("kpi.target: Input should be less than or equal to 1E+12")
+        return event
+
+    storage, producer = MemoryRelayStorage(), TopicRecordingProducer()
+    under_test = OutboxRelay(name="goals", application=application, translate=translate, source=SOURCE,
+                             open_storage=lambda: storage, save_interval_seconds=0.0)
+    async with running(under_test, producer):  # type: ignore[arg-type]
+        await eventually(lambda: under_test.state.position == ids[-1])
+    published = [headers["ce_id"].decode() for topic, headers in producer.sent if topic == "tandem.goals.v1"]
+    assert published == [event_id for event_id in in_log_order if event_id != beyond]
+    [(topic, headers)] = [(topic, headers) for topic, headers in producer.sent if topic != "tandem.goals.v1"]
+    assert topic == "tandem.deadletter.v1"
+    assert headers["dlq_reason"] == b"untranslatable" and b"1E+12" in headers["dlq_error"]
+    assert headers["dlq_consumer"] == b"relay-goals"

@@ -32,6 +32,7 @@ from tandem_runtime.database import DatabaseURL
 from tandem_runtime.eventstore import CommandContext, TandemApplication, context_of
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.retry import Backoff
+from tandem_runtime.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +347,11 @@ class OutboxRelay:
     def _to_message(self, notification: Notification) -> Message | None:
         domain_event = self._application.mapper.to_domain_event(notification)
         context = context_of(domain_event)
-        integration_event = self._translate(domain_event, context)
+        try:
+            integration_event = self._translate(domain_event, context)
+        except (ValueError, TypeError, ArithmeticError) as error:  # pydantic's ValidationError is a ValueError
+            # Stored before today's bounds (or otherwise beyond its contract): set aside, never the relay's end.
+            return self._set_aside(notification, error)
         if integration_event is None:
             return None
         return encode(
@@ -357,6 +362,27 @@ class OutboxRelay:
             correlation_id=context.correlation_id if context else str(notification.originator_id),
             causation_id=context.causation_id if context else str(notification.originator_id),
             traceparent=context.traceparent if context else None,
+        )
+
+    def _set_aside(self, notification: Notification, error: Exception) -> Message:
+        """A dead letter for a stored event that no longer makes a valid contract event, with the error and origin."""
+        log.error("relay %s: dead-lettering notification %d (%s v%d): %r", self.name, notification.id,
+                  notification.originator_id, notification.originator_version, error)
+        if self._metrics:
+            self._metrics.dead_lettered.labels(f"relay-{self.name}", "untranslatable").inc()
+        return Message(
+            topic=DEAD_LETTER,
+            key=str(notification.originator_id).encode(),
+            value=notification.state,
+            headers=[
+                ("dlq_error", str(error)[:2000].encode()),
+                ("dlq_error_type", type(error).__name__.encode()),
+                ("dlq_reason", b"untranslatable"),
+                ("dlq_consumer", f"relay-{self.name}".encode()),
+                ("dlq_original_stream", str(notification.originator_id).encode()),
+                ("dlq_original_version", str(notification.originator_version).encode()),
+                ("dlq_original_topic_type", notification.topic.encode()),
+            ],
         )
 
     def lag(self) -> int:
