@@ -37,6 +37,7 @@ from pydantic import TypeAdapter
 
 from tandem_checkins.main import CheckInsService, CheckInsSettings
 from tandem_checkins.main import build_service as build_checkins
+from tandem_contracts.goals import GOALS_TOPIC
 from tandem_goals.main import GoalsService, GoalsSettings
 from tandem_goals.main import build_service as build_goals
 from tandem_projections.main import ProjectionsService, ProjectionsSettings
@@ -96,7 +97,11 @@ class Services:
     projections: ProjectionsService
 
     async def published(self) -> bool:
-        """Every command accepted so far is on Kafka."""
+        """Every command accepted so far is on Kafka, and so is every goal's due date (the check-ins service has
+        read every goal and started or rebased its schedule)."""
+        followed = self.checkins.follower.idle and await caught_up(self.checkins.goals_feed, self.bootstrap, (GOALS_TOPIC,))
+        if not (followed and self.checkins.follower.idle):
+            return False
         for service in (self.goals, self.checkins, self.reviews):
             recorded = await asyncio.to_thread(service.application.recorder.max_notification_id) or 0
             if (service.relay.state.position or 0) < recorded:
@@ -333,7 +338,8 @@ async def load(org: Org) -> None:
         answer = await org.dashboard(employee_id="rep-ben")
         return answer.status_code == 200 and any(g["cycle"] == "2027" for g in answer.json()["employee"]["development_goals"])
 
-    await eventually(plan_set_as_a_draft, timeout=REPLICA_TIMEOUT)
+    # The projection reads the shared topics from their start: every earlier test's events come first.
+    await eventually(plan_set_as_a_draft, timeout=CATCH_UP)
 
 
 @pytest.fixture(scope="module")

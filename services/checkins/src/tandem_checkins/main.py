@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI
@@ -16,8 +15,8 @@ from pydantic_settings import SettingsConfigDict
 
 from tandem_checkins.api import checkins_router
 from tandem_checkins.application import CheckInsApplication
+from tandem_checkins.following import ScheduleFollower
 from tandem_checkins.outbound import SOURCE, to_integration_event
-from tandem_contracts.goals import GoalRevised, GoalSet
 from tandem_runtime.blocking import command_endpoint_for, run_to_completion
 from tandem_runtime.clock import Clock
 from tandem_runtime.database import SQLDatabase
@@ -27,7 +26,7 @@ from tandem_runtime.http import install_operational_routes
 from tandem_runtime.kafka import make_producer
 from tandem_runtime.metrics import Metrics
 from tandem_runtime.outbox import OutboxRelay, RelayStorage
-from tandem_runtime.projection import Delivery, ProjectionRunner, ProjectionStore
+from tandem_runtime.projection import ProjectionRunner, ProjectionStore
 from tandem_runtime.service import Supervisor, serve
 from tandem_runtime.settings import ServiceSettings
 from tandem_runtime.topics import ensure_topics
@@ -64,6 +63,8 @@ class CheckInsService:
     directory: Directory
     relay: OutboxRelay
     metrics: Metrics
+    goals_feed: ProjectionRunner
+    follower: ScheduleFollower
 
 
 def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> CheckInsService:
@@ -81,22 +82,13 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         open_storage=lambda: RelayStorage.for_database(settings.database_url, relay="checkins"),
         metrics=metrics,
     )
-    # Goals whose cadence or start may have changed: their schedules publish the new due date at once.
-    to_follow: set[tuple[str, UUID]] = set()
-
-    def note_goal_changes(deliveries: Sequence[Delivery]) -> None:
-        to_follow.update(
-            (delivery.event.tenant_id, delivery.event.goal_id)
-            for delivery in deliveries
-            if isinstance(delivery.event, GoalSet | GoalRevised)
-        )
-
+    follower = ScheduleFollower(application, settings.follow_interval_seconds)
     goals_feed = ProjectionRunner(
         store=ProjectionStore(replica_database, GoalsReplicaModel()),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         metrics=metrics,
         group_id=settings.goals_consumer_group,
-        on_batch=note_goal_changes,
+        on_batch=follower.note,
     )
     directory_feed = ProjectionRunner(
         store=ProjectionStore(replica_database, DirectoryReadModel()),
@@ -117,19 +109,6 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
                 log.info("cadence sweep signalled %d overdue check-ins, skipped %d goals",
                          outcome.overdue_signalled, len(outcome.skipped))
 
-    async def follow_goals_forever() -> None:
-        while True:
-            await asyncio.sleep(settings.follow_interval_seconds)
-            if not to_follow:
-                continue
-            goals = list(to_follow)
-            to_follow.clear()
-            try:
-                await run_to_completion(application.follow_goals, goals)
-            except (PersistenceError, OSError) as error:
-                # The sweep follows every active goal too, so nothing is lost if this pass fails.
-                log.warning("following %d changed goals failed: %s", len(goals), error)
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.kafka_create_topics:
@@ -142,7 +121,7 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
         supervisor.spawn("goals-feed", goals_feed.run)
         supervisor.spawn("directory-feed", directory_feed.run)
         supervisor.spawn("cadence-sweep", sweep_forever)
-        supervisor.spawn("schedule-follower", follow_goals_forever)
+        supervisor.spawn("schedule-follower", follower.run)
         try:
             yield
         finally:
@@ -177,7 +156,8 @@ def build_service(settings: CheckInsSettings, clock: Clock | None = None) -> Che
     )
     http.include_router(checkins_router(application, settings.default_tenant, command_endpoint_for(settings.database_url)))
     return CheckInsService(
-        http=http, application=application, goals=goals, directory=directory, relay=relay, metrics=metrics
+        http=http, application=application, goals=goals, directory=directory, relay=relay, metrics=metrics,
+        goals_feed=goals_feed, follower=follower,
     )
 
 

@@ -97,6 +97,8 @@ SCHEDULE_COLUMNS = ("tenant_id", "goal_id", "employee_id", "version", "due_on")
 _SCHEDULE_NEWER = (
     "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET employee_id = excluded.employee_id, version = excluded.version,"
     " due_on = excluded.due_on WHERE rm_checkin_schedules.version < excluded.version"
+    # Two publishers of one goal's schedule (a replay from another source) resolve the same in any order.
+    " OR (rm_checkin_schedules.version = excluded.version AND rm_checkin_schedules.due_on < excluded.due_on)"
 )
 REVIEW_COLUMNS = ("tenant_id", "review_id", "employee_id", "cycle", "corrects_review_id", "completed_at", "document")
 _CHECKIN_KNOWN = "ON CONFLICT (tenant_id, goal_id, checkin_id) DO NOTHING"
@@ -202,7 +204,7 @@ class NewFacts:
             self.missed_rows.append((tenant, data["goal_id"], data["period_end"], employee, data["period_start"]))
         elif kind == CheckInScheduled.event_type:
             key, version = (tenant, data["goal_id"]), int(data["version"])
-            if key not in self.schedule_rows or self.schedule_rows[key][3] < version:
+            if key not in self.schedule_rows or self.schedule_rows[key][3:] < (version, data["due_on"]):
                 self.schedule_rows[key] = (tenant, data["goal_id"], employee, version, data["due_on"])
         elif kind == ReviewCompleted.event_type:
             self.review_rows.append((tenant, data["review_id"], employee, data["cycle"], data.get("corrects_review_id"),
