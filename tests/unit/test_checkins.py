@@ -754,3 +754,20 @@ def test_a_schedule_kept_from_before_due_dates_were_published_publishes_its_due_
 
     [scheduled] = [e for e in desk.published() if isinstance(e, CheckInScheduled)]
     assert (scheduled.goal_id, scheduled.due_on) == (sales.goal_id, date(2026, 1, 11))
+
+
+def test_a_check_in_that_meets_the_schedule_follower_saving_the_same_schedule_is_tried_again_not_refused(desk, monkeypatch):
+    sales = desk.seed(sales_goal())
+    desk.on(date(2026, 1, 7))
+    record_check_in = CheckInSchedule.record_check_in
+
+    def while_the_check_in_decides_the_follower_starts_the_schedule(schedule, *args, **kwargs):
+        monkeypatch.setattr(CheckInSchedule, "record_check_in", record_check_in)
+        desk.service.application.follow_goals([(TENANT, sales.goal_id)])  # saved between the read and the save
+        return record_check_in(schedule, *args, **kwargs)
+
+    monkeypatch.setattr(CheckInSchedule, "record_check_in", while_the_check_in_decides_the_follower_starts_the_schedule)
+    desk.recorded("rep-ben", kpi(sales))
+
+    assert len(desk.published_check_ins()) == 1
+    assert desk.schedule(sales)["last_check_in_on"] == "2026-01-07"

@@ -166,38 +166,45 @@ class TandemApplication(Application[UUID]):
         *,
         context: CommandContext,
         request_key: RequestKey | None = None,
+        retries: int = 0,
     ) -> Executed:
         """Run a command: ``decide`` loads aggregates, calls their methods and says the outcome; then save.
 
         With a ``request_key``, a retry replays the first outcome and changes nothing. A concurrent
-        change to the same aggregates raises ``ConcurrentChange`` rather than losing either write.
+        change to the same aggregates raises ``ConcurrentChange`` rather than losing either write, after
+        ``retries`` more tries of ``decide`` from fresh state (for commands whose clash can only be with the
+        service's own background work, which the caller could not have seen).
 
         The key is looked up only when the command cannot go through as new: its remembered outcome is saved
         in the same transaction as the events, so a retry's save collides with it and is undone whole, and a
         retry the rules now refuse (the goal it closed is closed) finds it before the refusal is reported.
         A first request, the usual case, costs no lookup.
         """
-        try:
-            aggregates, outcome = decide()
-        except Exception:
-            replayed = self._replay(request_key) if request_key is not None else None
-            if replayed is not None:
-                return Executed(replayed, replayed=True)
-            raise
-        remembered = (
-            [IdempotentRequest(record_id=request_key.record_id, digest=request_key.digest, outcome=outcome)]
-            if request_key is not None
-            else []
-        )
-        try:
-            self.save(*aggregates, *remembered, context=context)
-        except IntegrityError:
-            if request_key is not None:
-                replayed = self._replay(request_key)
+        for attempt in range(retries + 1):
+            try:
+                aggregates, outcome = decide()
+            except Exception:
+                replayed = self._replay(request_key) if request_key is not None else None
                 if replayed is not None:
                     return Executed(replayed, replayed=True)
-            raise ConcurrentChange("another request changed the same records at the same moment; retry") from None
-        return Executed(outcome, replayed=False, saved={aggregate.id: aggregate for aggregate in aggregates})
+                raise
+            remembered = (
+                [IdempotentRequest(record_id=request_key.record_id, digest=request_key.digest, outcome=outcome)]
+                if request_key is not None
+                else []
+            )
+            try:
+                self.save(*aggregates, *remembered, context=context)
+            except IntegrityError:
+                if request_key is not None:
+                    replayed = self._replay(request_key)
+                    if replayed is not None:
+                        return Executed(replayed, replayed=True)
+                if attempt < retries:
+                    continue
+                raise ConcurrentChange("another request changed the same records at the same moment; retry") from None
+            return Executed(outcome, replayed=False, saved={aggregate.id: aggregate for aggregate in aggregates})
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _replay(self, request_key: RequestKey) -> dict[str, Any] | None:
         try:

@@ -165,7 +165,8 @@ class CheckInsApplication(TandemApplication):
                 schedules.append(schedule)
             return [check_in, *schedules], {"checkin_id": str(check_in.id), "version": check_in.version}
 
-        return self.execute(decide, context=context, request_key=request_key)
+        # A schedule can only clash with the sweep or the follower, never with what the caller read: try again.
+        return self.execute(decide, context=context, request_key=request_key, retries=3)
 
     def signal_overdue_check_ins(self) -> SweepOutcome:
         """Signal every active goal's newly missed periods, once each; say how many were signalled, and which
