@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts.base import IntegrationEvent
 from tandem_contracts.bounds import Code, Day, PersonId, Title, text
@@ -23,10 +23,10 @@ class DirectoryEvent(IntegrationEvent):
     subject_field: ClassVar[str] = "employee_id"
 
 
-class EmployeeUpserted(DirectoryEvent):
-    """An employee joined or their directory record changed."""
+class EmployeeProfile(BaseModel):
+    """An employee as the enterprise platform knows them (SCIM enterprise-user fields): what an upsert carries."""
 
-    event_type: ClassVar[str] = "tandem.employee.upserted.v1"
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     display_name: Title
     email: Annotated[str, text(320)] | None = None
@@ -37,6 +37,12 @@ class EmployeeUpserted(DirectoryEvent):
     division: Title | None = None
     cost_center: Code | None = None
     job_title: Title | None = None
+
+
+class EmployeeUpserted(DirectoryEvent, EmployeeProfile):
+    """An employee joined or their directory record changed."""
+
+    event_type: ClassVar[str] = "tandem.employee.upserted.v1"
 
 
 class EmployeeDeparted(DirectoryEvent):

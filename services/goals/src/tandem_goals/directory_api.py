@@ -11,19 +11,15 @@ from typing import Annotated
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from tandem_contracts.bounds import (
     ID_MAX_LENGTH,
     ID_PATTERN,
     TEXT_PATTERN,
-    Code,
     Day,
-    PersonId,
-    Title,
-    text,
 )
-from tandem_contracts.directory import EmployeeDeparted, EmployeeUpserted
+from tandem_contracts.directory import EmployeeDeparted, EmployeeProfile, EmployeeUpserted
 from tandem_runtime.clock import Clock
 from tandem_runtime.directory import Directory
 from tandem_runtime.http import (
@@ -40,20 +36,10 @@ EmployeeIdPath = Annotated[
 ]
 
 
-class EmployeeRecord(BaseModel):
+class EmployeeRecord(EmployeeProfile):
     """An employee as the enterprise platform knows them (SCIM enterprise-user fields)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    display_name: Title
-    email: Annotated[str, text(320)] | None = None
-    employee_number: Code | None = None
-    manager_id: PersonId | None = Field(default=None, description="The employee_id of their manager.")
-    department: Title | None = None
-    organization: Title | None = None
-    division: Title | None = None
-    cost_center: Code | None = None
-    job_title: Title | None = None
+    model_config = ConfigDict(extra="forbid", frozen=False)
 
 
 class Accepted(BaseModel):
