@@ -276,3 +276,34 @@ async def test_a_batch_is_applied_while_the_shared_worker_threads_are_all_busy(s
     assert counts(store) == (1, 0)
     await runner.stop()
     assert runner.consumer.committed == {TopicPartition("tandem.goals.v1", 0): 1}
+
+
+async def test_a_rejected_event_is_on_the_dead_letter_topic_before_its_batch_is_tracked(store):
+    class RefusesDevelopment(GoalCounter):
+        def apply(self, cursor, deliveries):
+            if any(d.event.kind == "development" for d in deliveries):
+                raise ArithmeticError("this read model cannot apply development goals")
+            super().apply(cursor, deliveries)
+
+    store.read_model = RefusesDevelopment()
+    positions_when_dead_lettered = []
+
+    class DeadLettersNotingPositions:
+        async def send(self, message, error, reason):
+            positions_when_dead_lettered.append(await asyncio.to_thread(store.positions))
+
+    runner = ProjectionRunner(store=store, bootstrap_servers="127.0.0.1:9")
+    runner.consumer = CommitsToNobody()
+    runner._dead_letters = DeadLettersNotingPositions()
+    records = [
+        ConsumerRecord("tandem.goals.v1", 0, offset, 0, 0, b"acme:e-1", message_of(event).value, None, 0, 0,
+                       message_of(event).headers)
+        for offset, event in enumerate([goal_set(), goal_set(kind="development"), goal_set()])
+    ]
+    outcome = await runner.process({TopicPartition("tandem.goals.v1", 0): records})
+    await runner.stop()
+
+    assert (outcome.applied, outcome.dead_lettered) == (2, 1)
+    assert positions_when_dead_lettered == [{}], "the batch was tracked before its dead letter was acknowledged"
+    assert store.positions() == {("tandem.goals.v1", 0): 2}
+    assert counts(store) == (2, 0)

@@ -169,10 +169,14 @@ class ProjectionStore:
         )
 
     def apply_isolating(
-        self, deliveries: Sequence[Delivery], consumed: dict[tuple[str, int], int]
+        self,
+        deliveries: Sequence[Delivery],
+        consumed: dict[tuple[str, int], int],
+        set_aside: Callable[[list[tuple[Delivery, Exception]]], None] | None = None,
     ) -> tuple[int, int, list[tuple[Delivery, Exception]]]:
         """``apply_batch``, and if the batch fails for any reason but a passing outage, ``apply_each``: whatever
-        an event does to the read model, only that event is left out.
+        an event does to the read model, only that event is left out. ``set_aside`` gets the rejected events
+        before the batch is tracked, so a crash in between replays them rather than losing them.
 
         Returns (applied, duplicates, rejected with their errors). A transient error propagates, nothing of
         the batch tracked, for the caller to retry it whole.
@@ -184,11 +188,14 @@ class ProjectionStore:
                 raise
             log.warning("projection %s: a batch of %d failed, applying it event by event: %r",
                         self.read_model.name, len(deliveries), error)
-            return self.apply_each(deliveries, consumed)
+            return self.apply_each(deliveries, consumed, set_aside)
         return applied, duplicates, []
 
     def apply_each(
-        self, deliveries: Sequence[Delivery], consumed: dict[tuple[str, int], int]
+        self,
+        deliveries: Sequence[Delivery],
+        consumed: dict[tuple[str, int], int],
+        set_aside: Callable[[list[tuple[Delivery, Exception]]], None] | None = None,
     ) -> tuple[int, int, list[tuple[Delivery, Exception]]]:
         """Apply ``deliveries`` one transaction each, setting aside those that fail for any reason but a passing
         outage, then track ``consumed``: the slow path for a batch that holds poison.
@@ -206,6 +213,8 @@ class ProjectionStore:
                 rejected.append((delivery, error))
             else:
                 applied, duplicates = applied + new, duplicates + again
+        if rejected and set_aside is not None:
+            set_aside(rejected)
         self.apply_batch([], consumed)
         return applied, duplicates, rejected
 
@@ -448,14 +457,22 @@ class ProjectionRunner:
                     deliveries.append(delivery)
                     sources[id(delivery)] = message
             consumed[(tp.topic, tp.partition)] = messages[-1].offset
-        outcome.applied, outcome.duplicates, rejected = await self.thread.run(
-            self.store.apply_isolating, deliveries, consumed
-        )
-        for delivery, failure in rejected:
+        loop = asyncio.get_running_loop()
+
+        async def send_dead_letters(rejected: list[tuple[Delivery, Exception]]) -> None:
             assert self._dead_letters is not None, "start() first"
-            await self._dead_letters.send(sources[id(delivery)], failure,
-                                          MALFORMED if isinstance(failure, self._malformed) else UNAPPLICABLE)
-            outcome.dead_lettered += 1
+            for delivery, failure in rejected:
+                await self._dead_letters.send(sources[id(delivery)], failure,
+                                              MALFORMED if isinstance(failure, self._malformed) else UNAPPLICABLE)
+
+        def set_aside(rejected: list[tuple[Delivery, Exception]]) -> None:
+            # On the batch's thread, before its offsets are tracked: the dead letters are acknowledged first.
+            asyncio.run_coroutine_threadsafe(send_dead_letters(rejected), loop).result()
+
+        outcome.applied, outcome.duplicates, rejected = await self.thread.run(
+            self.store.apply_isolating, deliveries, consumed, set_aside
+        )
+        outcome.dead_lettered += len(rejected)
         self._commit_beside({TopicPartition(t, p): o + 1 for (t, p), o in consumed.items()})
         self.batches += 1
         if self._on_batch is not None:
