@@ -409,8 +409,10 @@ def test_a_new_goal_is_added_to_its_owners_card_exactly_as_a_recomputation_makes
 
     assert recomputed == []  # the card was updated in place
     side.publish(event for event in told if isinstance(event, CheckInScheduled))
+    assert recomputed == []  # and so was its due date
     ben = card(side, "ben")
     assert goal(ben, retention)["title"] == "Retention"
+    assert goal(ben, retention)["next_check_in_due"] == "2026-05-16"  # monthly from 17 April, never checked in
     assert ben["counts"]["performance_goals"] == 2
     assert first_difference(read_model_snapshot(side.database, TODAY), rebuilt(story.builder.events, tmp_path)) is None
 

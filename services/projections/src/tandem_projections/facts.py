@@ -161,6 +161,7 @@ class NewFacts:
         self.development_rows: list[tuple[Any, ...]] = []
         self.missed_rows: list[tuple[Any, ...]] = []
         self.schedule_rows: dict[tuple[str, str], tuple[Any, ...]] = {}  # the latest version of each in the batch
+        self.named_otherwise: set[Employee] = set()  # named by any event but a schedule's due date
         self.review_rows: list[tuple[Any, ...]] = []
         self.profiles: list[tuple[Any, ...]] = []
         self.departures: list[tuple[Any, ...]] = []
@@ -215,6 +216,8 @@ class NewFacts:
         elif kind == EmployeeDeparted.event_type:
             self.departures.append((tenant, employee, data["departed_on"], _instant(data["occurred_at"])))
         self.named.add((tenant, employee))
+        if kind != CheckInScheduled.event_type:
+            self.named_otherwise.add((tenant, employee))
         if kind != GoalSet.event_type:
             self.changed_otherwise.add((tenant, employee))
 
@@ -237,6 +240,16 @@ class NewFacts:
             if owner not in self.changed_otherwise and owner not in self.linked:
                 added.setdefault(owner, []).append(document)
         return added
+
+    def due_dates_alone(self) -> dict[Employee, set[str]]:
+        """After ``store`` (finding the dirty): the employees whose only change in this batch is the due dates of
+        some of their goals, with those goals' ids."""
+        moved: dict[Employee, set[str]] = {}
+        for tenant, goal_id, employee_id, _, _ in self.schedule_rows.values():
+            owner = (tenant, employee_id)
+            if owner not in self.named_otherwise and owner not in self.linked:
+                moved.setdefault(owner, set()).add(goal_id)
+        return moved
 
     def _store(self, cursor: Cursor, find_dirty: bool) -> set[Employee]:
         if self.goal_events:

@@ -157,6 +157,7 @@ class DashboardsReadModel:
             self.deferred |= dirty
         else:
             updated = add_goals_to_cards(cursor, facts.goals_added_alone())
+            updated |= move_due_dates_on_cards(cursor, facts.due_dates_alone())
             refresh_cards(cursor, dirty - updated)
 
 
@@ -182,6 +183,57 @@ def add_goals_to_cards(cursor: Cursor, added: dict[Employee, list[dict[str, Any]
             write_card_rows(cursor, rows)
             updated.update((tenant, row[1]) for row in rows.cards)
     return updated
+
+
+def move_due_dates_on_cards(cursor: Cursor, moved: dict[Employee, set[str]]) -> set[Employee]:
+    """Write the stored due dates of ``moved`` goals into their owners' stored cards, without recomputing the cards;
+    return whose cards were updated.
+
+    A check-in schedule's due date moves with every goal set and most check-ins, and is shown only on its owner's
+    card (the goal's view, the team summary and the goal's figures), so patching it gives the very card a
+    recomputation would. Owners whose card is not stored yet are left to ``refresh_cards``.
+    """
+    updated: set[Employee] = set()
+    by_tenant: dict[str, dict[str, set[str]]] = {}
+    for (tenant, employee_id), goal_ids in moved.items():
+        by_tenant.setdefault(tenant, {})[employee_id] = goal_ids
+    for tenant, goals_of in sorted(by_tenant.items()):
+        everyone = sorted(goals_of)
+        for start in range(0, len(everyone), _CARD_BATCH):
+            owners = everyone[start : start + _CARD_BATCH]
+            rows = _cards_with_due_dates_moved(cursor, tenant, {owner: goals_of[owner] for owner in owners})
+            write_card_rows(cursor, rows)
+            updated.update((tenant, row[1]) for row in rows.cards)
+    return updated
+
+
+def _cards_with_due_dates_moved(cursor: Cursor, tenant: str, goals_of: dict[str, set[str]]) -> CardRows:
+    owners = list(goals_of)
+    owner_marks = ",".join("?" * len(owners))
+    cursor.execute(
+        f"SELECT employee_id, document FROM rm_card_documents WHERE tenant_id = ? AND employee_id IN ({owner_marks})",
+        (tenant, *owners),
+    )
+    cards = {employee_id: orjson.loads(document) for employee_id, document in cursor.fetchall()}
+    cursor.execute(
+        f"SELECT employee_id, {', '.join(COUNTERS)} FROM rm_cards WHERE tenant_id = ? AND employee_id IN ({owner_marks})",
+        (tenant, *owners),
+    )
+    counts = {employee_id: dict(zip(COUNTERS, values, strict=True)) for employee_id, *values in cursor.fetchall()}
+    goal_ids = sorted(goal_id for goal_ids in goals_of.values() for goal_id in goal_ids)
+    due = dict(_rows_of_goals(cursor, "rm_checkin_schedules", "goal_id, due_on", tenant, goal_ids))
+    goals = stored.load_goal_documents(cursor, {(tenant, goal_id) for goal_id in goal_ids})
+    rows = CardRows()
+    for owner in owners:
+        if owner not in cards or owner not in counts:
+            continue
+        card = cards[owner]
+        for view in (*card["performance_goals"], *card["development_goals"]):
+            if view["goal_id"] in goals_of[owner]:
+                view["next_check_in_due"] = due.get(view["goal_id"]) if view["status"] == "active" else None
+        shown = [goals[(tenant, goal_id)] for goal_id in sorted(goals_of[owner]) if (tenant, goal_id) in goals]
+        _add_card_rows(rows, tenant, owner, card, counts[owner], shown)
+    return rows
 
 
 def _cards_with_goals_added(cursor: Cursor, tenant: str, goals_of: dict[str, list[dict[str, Any]]]) -> CardRows:
