@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import gc
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -28,6 +28,8 @@ from tandem_projections.facts import Employee, MalformedEvent
 from tandem_runtime.database import Cursor, SQLDatabase, insert_rows
 from tandem_runtime.projection import Delivery
 from tandem_runtime.retry import is_transient
+
+Change = TypeVar("Change")  # what changed on one owner's card, for ``_update_cards_in_place``
 
 COUNTERS = (
     "performance_goals", "supported_performance_goals", "development_goals", "aligned_development_goals",
@@ -170,19 +172,9 @@ def add_goals_to_cards(cursor: Cursor, added: dict[Employee, list[dict[str, Any]
     to owners whose card is stored and who have no other change in the batch; ``cards.with_new_performance_goals``
     gives the very card a recomputation would. Everyone else is left to ``refresh_cards``.
     """
-    updated: set[Employee] = set()
-    by_tenant: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for (tenant, employee_id), goals in added.items():
-        if all(goal["kind"] == "performance" and goal["status"] != "closed" for goal in goals):
-            by_tenant.setdefault(tenant, {})[employee_id] = goals
-    for tenant, goals_of in sorted(by_tenant.items()):
-        everyone = sorted(goals_of)
-        for start in range(0, len(everyone), _CARD_BATCH):
-            owners = everyone[start : start + _CARD_BATCH]
-            rows = _cards_with_goals_added(cursor, tenant, {owner: goals_of[owner] for owner in owners})
-            write_card_rows(cursor, rows)
-            updated.update((tenant, row[1]) for row in rows.cards)
-    return updated
+    addable = {owner: goals for owner, goals in added.items()
+               if all(goal["kind"] == "performance" and goal["status"] != "closed" for goal in goals)}
+    return _update_cards_in_place(cursor, addable, _cards_with_goals_added)
 
 
 def move_due_dates_on_cards(cursor: Cursor, moved: dict[Employee, set[str]]) -> set[Employee]:
@@ -193,15 +185,23 @@ def move_due_dates_on_cards(cursor: Cursor, moved: dict[Employee, set[str]]) -> 
     card (the goal's view, the team summary and the goal's figures), so patching it gives the very card a
     recomputation would. Owners whose card is not stored yet are left to ``refresh_cards``.
     """
+    return _update_cards_in_place(cursor, moved, _cards_with_due_dates_moved)
+
+
+def _update_cards_in_place(
+    cursor: Cursor, changes: dict[Employee, Change], rows_for: Callable[[Cursor, str, dict[str, Change]], CardRows]
+) -> set[Employee]:
+    """Write the cards ``rows_for`` makes of stored cards and ``changes``, a batch of owners of a tenant at a time;
+    return whose cards were updated."""
     updated: set[Employee] = set()
-    by_tenant: dict[str, dict[str, set[str]]] = {}
-    for (tenant, employee_id), goal_ids in moved.items():
-        by_tenant.setdefault(tenant, {})[employee_id] = goal_ids
-    for tenant, goals_of in sorted(by_tenant.items()):
-        everyone = sorted(goals_of)
+    by_tenant: dict[str, dict[str, Change]] = {}
+    for (tenant, employee_id), change in changes.items():
+        by_tenant.setdefault(tenant, {})[employee_id] = change
+    for tenant, changes_of in sorted(by_tenant.items()):
+        everyone = sorted(changes_of)
         for start in range(0, len(everyone), _CARD_BATCH):
             owners = everyone[start : start + _CARD_BATCH]
-            rows = _cards_with_due_dates_moved(cursor, tenant, {owner: goals_of[owner] for owner in owners})
+            rows = rows_for(cursor, tenant, {owner: changes_of[owner] for owner in owners})
             write_card_rows(cursor, rows)
             updated.update((tenant, row[1]) for row in rows.cards)
     return updated
