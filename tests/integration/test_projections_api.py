@@ -99,8 +99,8 @@ class Services:
     async def published(self) -> bool:
         """Every command accepted so far is on Kafka, and so is every goal's due date (the check-ins service has
         read every goal and started or rebased its schedule)."""
-        followed = self.checkins.follower.idle and await caught_up(self.checkins.goals_feed, self.bootstrap, (GOALS_TOPIC,))
-        if not (followed and self.checkins.follower.idle):
+        # Caught up first: a batch's goals are noted for following once it is applied.
+        if not await caught_up(self.checkins.goals_feed, self.bootstrap, (GOALS_TOPIC,)) or not self.checkins.follower.idle:
             return False
         for service in (self.goals, self.checkins, self.reviews):
             recorded = await asyncio.to_thread(service.application.recorder.max_notification_id) or 0

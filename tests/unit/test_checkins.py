@@ -616,6 +616,7 @@ def test_a_schedule_publishes_its_due_date_when_it_starts_and_when_a_check_in_mo
     assert [(e.due_on, e.last_check_in_on, e.version) for e in scheduled] == [
         (date(2026, 1, 11), None, 2), (date(2026, 1, 18), date(2026, 1, 7), 4),
     ]
+    assert {e.occurred_at for e in scheduled} == {nine_on(date(2026, 1, 7))}  # the service's clock
     assert {(e.goal_id, e.employee_id, e.schedule_id) for e in scheduled} == {
         (sales.goal_id, "rep-ben", CheckInSchedule.id_for(TENANT, sales.goal_id))
     }

@@ -180,7 +180,8 @@ class TandemApplication(Application[UUID]):
         retry the rules now refuse (the goal it closed is closed) finds it before the refusal is reported.
         A first request, the usual case, costs no lookup.
         """
-        for attempt in range(retries + 1):
+        attempt = 0
+        while True:
             try:
                 aggregates, outcome = decide()
             except Exception:
@@ -200,11 +201,11 @@ class TandemApplication(Application[UUID]):
                     replayed = self._replay(request_key)
                     if replayed is not None:
                         return Executed(replayed, replayed=True)
-                if attempt < retries:
-                    continue
-                raise ConcurrentChange("another request changed the same records at the same moment; retry") from None
+                if attempt == retries:
+                    raise ConcurrentChange("another request changed the same records at the same moment; retry") from None
+                attempt += 1
+                continue
             return Executed(outcome, replayed=False, saved={aggregate.id: aggregate for aggregate in aggregates})
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _replay(self, request_key: RequestKey) -> dict[str, Any] | None:
         try:

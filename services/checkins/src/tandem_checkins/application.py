@@ -160,8 +160,8 @@ class CheckInsApplication(TandemApplication):
             schedules = []
             for entry in command.entries:
                 schedule = self._schedule(known[entry.goal_id], today=min(now.date(), command.held_on))
-                schedule.follow(known[entry.goal_id].cadence, known[entry.goal_id].start_date, now.date())
-                schedule.record_check_in(check_in.id, command.held_on)
+                schedule.follow(known[entry.goal_id].cadence, known[entry.goal_id].start_date, now)
+                schedule.record_check_in(check_in.id, command.held_on, now)
                 schedules.append(schedule)
             return [check_in, *schedules], {"checkin_id": str(check_in.id), "version": check_in.version}
 
@@ -240,7 +240,7 @@ class CheckInsApplication(TandemApplication):
 
     def _judge(self, facts: GoalFacts, now: datetime) -> tuple[CheckInSchedule, int]:
         schedule = self._schedule(facts, now.date())
-        schedule.follow(facts.cadence, facts.start_date, now.date())
+        schedule.follow(facts.cadence, facts.start_date, now)
         return schedule, schedule.signal_overdue(now, until=facts.due_date)
 
     def get_check_in(self, tenant_id: str, checkin_id: UUID) -> CheckIn:
@@ -289,7 +289,7 @@ class CheckInsApplication(TandemApplication):
             assert isinstance(schedule, CheckInSchedule)
             return schedule
         except AggregateNotFoundError:
-            return CheckInSchedule.start(
+            return CheckInSchedule(
                 tenant_id=facts.tenant_id,
                 goal_id=facts.goal_id,
                 owner_id=facts.owner_id,

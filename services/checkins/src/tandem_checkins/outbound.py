@@ -82,30 +82,23 @@ def to_integration_event(domain_event: object, context: CommandContext | None = 
         )
     if isinstance(domain_event, CheckInSchedule.Overdue):
         return contract.CheckInOverdue(
-            tenant_id=e.tenant_id,
-            employee_id=e.owner_id,
-            occurred_at=e.occurred_at,
-            version=e.originator_version,
-            actor=context.actor if context else "cadence-sweep",
-            schedule_id=e.originator_id,
-            goal_id=e.goal_id,
-            cadence=e.cadence,
-            period_start=e.period_start,
-            period_end=e.period_end,
-            last_check_in_on=e.last_check_in_on,
+            **_of_schedule(e, context), period_start=e.period_start, period_end=e.period_end
         )
     if isinstance(domain_event, CheckInSchedule.Scheduled):
-        return contract.CheckInScheduled(
-            tenant_id=e.tenant_id,
-            employee_id=e.owner_id,
-            occurred_at=e.timestamp,
-            version=e.originator_version,
-            actor=context.actor if context else "cadence-sweep",
-            schedule_id=e.originator_id,
-            goal_id=e.goal_id,
-            cadence=e.cadence,
-            first_day=e.first_day,
-            due_on=e.due_on,
-            last_check_in_on=e.last_check_in_on,
-        )
+        return contract.CheckInScheduled(**_of_schedule(e, context), first_day=e.first_day, due_on=e.due_on)
     return None
+
+
+def _of_schedule(e: Any, context: CommandContext | None) -> dict[str, Any]:
+    """What every published event of a goal's schedule carries: the stream, the goal and its rhythm."""
+    return {
+        "tenant_id": e.tenant_id,
+        "employee_id": e.owner_id,
+        "occurred_at": e.occurred_at,
+        "version": e.originator_version,
+        "actor": context.actor if context else "cadence-sweep",
+        "schedule_id": e.originator_id,
+        "goal_id": e.goal_id,
+        "cadence": e.cadence,
+        "last_check_in_on": e.last_check_in_on,
+    }

@@ -73,22 +73,6 @@ class CheckInSchedule(Aggregate):
     def id_for(cls, tenant_id: str, goal_id: UUID) -> UUID:
         return cls.create_id(tenant_id, goal_id)
 
-    @classmethod
-    def start(
-        cls, tenant_id: str, goal_id: UUID, owner_id: str, cadence: str, first_day: date, tracked_from: date
-    ) -> CheckInSchedule:
-        """Start tracking a goal's check-ins from ``tracked_from``, and say when the first is due."""
-        schedule = cls(
-            tenant_id=tenant_id,
-            goal_id=goal_id,
-            owner_id=owner_id,
-            cadence=cadence,
-            first_day=first_day,
-            tracked_from=tracked_from,
-        )
-        schedule._announce_due()
-        return schedule
-
     @event("Started")
     def __init__(
         self,
@@ -115,20 +99,23 @@ class CheckInSchedule(Aggregate):
     def last_check_in_on(self) -> date | None:
         return max(self.check_ins) if self.check_ins else None
 
-    def follow(self, cadence: str, first_day: date, today: date) -> None:
-        """Follow the goal's current cadence and start; periods that ended under the old rhythm stay judged."""
+    def follow(self, cadence: str, first_day: date, now: datetime) -> None:
+        """Follow the goal's current cadence and start, and say when the next check-in is due if that moved (or was
+        never said); periods that ended under the old rhythm stay judged."""
         if (cadence, first_day) != (self.cadence, self.first_day):
-            self._rebased(cadence=cadence, first_day=first_day, tracked_from=today)
-        self._announce_due()  # also a schedule kept from before due dates were published
+            self._rebased(cadence=cadence, first_day=first_day, tracked_from=now.date())
+        self._announce_due(now)
 
-    def record_check_in(self, checkin_id: UUID, held_on: date) -> None:
+    def record_check_in(self, checkin_id: UUID, held_on: date, now: datetime) -> None:
         """Count a check-in held on ``held_on``."""
         self._checked_in(checkin_id=checkin_id, held_on=held_on)
-        self._announce_due()
+        self._announce_due(now)
 
-    def _announce_due(self) -> None:
+    def _announce_due(self, now: datetime) -> None:
+        # ``getattr``: a snapshot taken before due dates were published has no ``announced``.
         if self.due_on != getattr(self, "announced", None):
             self._scheduled(
+                occurred_at=now,
                 tenant_id=self.tenant_id,
                 goal_id=self.goal_id,
                 owner_id=self.owner_id,
@@ -194,6 +181,7 @@ class CheckInSchedule(Aggregate):
     @event("Scheduled")
     def _scheduled(
         self,
+        occurred_at: datetime,
         tenant_id: str,
         goal_id: UUID,
         owner_id: str,
